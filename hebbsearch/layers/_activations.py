@@ -1,0 +1,74 @@
+"""Output activations of Hebbian layers, by name or as modules.
+
+``relu_power`` is Krotov & Hopfield's classifier nonlinearity ReLU(u)^n; ``triangle`` is SoftHebb's
+(Journé et al. 2023): ReLU(u − mean_c u)^power, the mean taken over units (channels).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+
+class ReLUPower(nn.Module):
+    """ReLU(u) ** power (Krotov & Hopfield 2019 use power n in 1..5)."""
+
+    def __init__(self, power: float = 1.0) -> None:
+        super().__init__()
+        if power <= 0:
+            raise ValueError(f"activation 'relu_power': power must be > 0, got {power}")
+        self.power = float(power)
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = torch.relu(x)
+        return y if self.power == 1.0 else y.pow(self.power)
+
+    def extra_repr(self) -> str:
+        return f"power={self.power}"
+
+
+class Triangle(nn.Module):
+    """SoftHebb's triangle activation: ReLU(u − mean over units)^power (units = dim 1)."""
+
+    def __init__(self, power: float = 1.0) -> None:
+        super().__init__()
+        if power <= 0:
+            raise ValueError(f"activation 'triangle': power must be > 0, got {power}")
+        self.power = float(power)
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = torch.relu(x - x.mean(dim=1, keepdim=True))
+        return y if self.power == 1.0 else y.pow(self.power)
+
+    def extra_repr(self) -> str:
+        return f"power={self.power}"
+
+
+_ACTIVATIONS = {
+    "identity": lambda: nn.Identity(),
+    "relu": lambda: nn.ReLU(),
+    "relu_power": ReLUPower,
+    "triangle": Triangle,
+    "tanh": lambda: nn.Tanh(),
+}
+
+
+def list_activations() -> list[str]:
+    return sorted(_ACTIVATIONS)
+
+
+def get_activation(activation: str | nn.Module | None, **params: Any) -> nn.Module:
+    """Build an activation from a name (``"relu_power"``, ``power=3``), a module, or None (identity)."""
+    if activation is None:
+        return nn.Identity()
+    if isinstance(activation, nn.Module):
+        return activation
+    try:
+        factory = _ACTIVATIONS[activation]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"unknown activation {activation!r}; known: {', '.join(list_activations())}"
+        ) from None
+    return factory(**params)
