@@ -45,8 +45,17 @@ class HebbianLayer(nn.Module):
         self.reset_parameters(init=init, seed=seed)
         self._transformed: Tensor | None = None
         self._transformed_key: tuple[int, int] | None = None
+        self._reset_rule_state()
+
+    def _reset_rule_state(self) -> None:
+        """(Re)create the rule's running state as buffers ``rule_<key>`` (first dim = units)."""
         for key, value in self.rule.init_state(self.weight.detach().view(self.weight.shape[0], -1)).items():
-            self.register_buffer(f"rule_{key}", value)
+            name = f"rule_{key}"
+            if name in self._buffers and self._buffers[name] is not None \
+                    and self._buffers[name].shape == value.shape:
+                self._buffers[name].copy_(value)
+            else:
+                self.register_buffer(name, value)
 
     def reset_parameters(self, init: str = "normal", seed: int | None = None) -> None:
         """Draw the weights: ``"normal"`` N(0, 1) as Krotov and biopytorch, ``"unit"`` rows of unit L2 norm."""
@@ -62,6 +71,9 @@ class HebbianLayer(nn.Module):
                 flat.div_(flat.norm(dim=1, keepdim=True))
             self.weight.copy_(values.to(self.weight.dtype))
         self._transformed_key = None
+        if "rule" in self.__dict__:  # not during _setup, which creates the state after the weights
+            with torch.no_grad():
+                self._reset_rule_state()
 
     # -- helpers for subclasses ------------------------------------------------------------------------
 
@@ -70,7 +82,9 @@ class HebbianLayer(nn.Module):
         key = (self.weight._version, self.weight.data_ptr())
         if self._transformed is None or self._transformed_key != key:
             with torch.no_grad():
-                self._transformed = self.rule.transform(self.weight)
+                # detach: an identity transform would otherwise hand back the Parameter itself, which
+                # nn.Module would register as a second parameter "_transformed" (and put in state_dict)
+                self._transformed = self.rule.transform(self.weight.detach())
             self._transformed_key = key
         return self._transformed
 
