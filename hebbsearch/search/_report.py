@@ -1,0 +1,166 @@
+"""Best-parameter tables grouped by probe position, and plots.
+
+The table has one column per number of Hebbian layers before the probe (``probe_after``), holding the
+best complete trial with that ``probe_after`` (as in biopytorch's result tables). Rows:
+``Accuracy (val)``, ``Accuracy (test)``, ``rule``, one row per sampled hyperparameter (a rule
+hyperparameter is shown by its own name, e.g. ``p``; other parameters by their Optuna name, e.g.
+``hebbian.lr``), ``Params``, ``Trial``, then the trial counts of that column.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+ROW_VAL = "Accuracy (val)"
+ROW_TEST = "Accuracy (test)"
+ROW_RULE = "rule"
+ROW_PARAMS = "Params"
+ROW_TRIAL = "Trial"
+COUNT_ROWS = ("Trials (complete)", "Trials (pruned)", "Trials (failed)")
+
+
+@dataclass(frozen=True)
+class BestTable:
+    """The report of one study."""
+
+    study: str
+    direction: str
+    columns: list[int]                          # probe_after values, ascending
+    rows: list[tuple[str, list[Any]]]           # (label, one raw value per column; None = not applicable)
+    counts: dict[str, int] = field(default_factory=dict)   # complete / pruned / failed / running / waiting
+    best: dict[int, FrozenTrial] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready: ``{"study", "direction", "columns", "rows": {label: [values]}, "trials": counts}``."""
+        return {
+            "study": self.study,
+            "direction": self.direction,
+            "columns": self.columns,
+            "rows": {label: values for label, values in self.rows},
+            "trials": self.counts,
+        }
+
+
+def probe_after_of(trial: FrozenTrial) -> int | None:
+    """The probe position of ``trial`` (sampled or fixed)."""
+    value = trial.params.get("probe_after", trial.user_attrs.get("probe_after"))
+    return int(value) if value is not None else None
+
+
+def rule_of(trial: FrozenTrial) -> str | None:
+    return trial.params.get("rule", trial.user_attrs.get("rule"))
+
+
+def _label(param: str, rules: set[str]) -> str:
+    head, _, tail = param.partition(".")
+    return tail if tail and head in rules else param
+
+
+def best_table(study: optuna.Study) -> BestTable:
+    """Build the table of ``study`` (single objective)."""
+    trials = study.get_trials(deepcopy=False)
+    maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
+    by_column: dict[int, list[FrozenTrial]] = {}
+    for t in trials:
+        pa = probe_after_of(t)
+        if pa is not None:
+            by_column.setdefault(pa, []).append(t)
+    best: dict[int, FrozenTrial] = {}
+    for pa, ts in by_column.items():
+        complete = [t for t in ts if t.state == TrialState.COMPLETE and t.value is not None]
+        if complete:
+            # ties: the earliest trial, as study.best_trial does
+            key = (lambda t: (-t.value, t.number)) if maximize else (lambda t: (t.value, t.number))
+            best[pa] = min(complete, key=key)
+    columns = sorted(by_column)
+    rules = {r for t in trials if (r := rule_of(t))}
+
+    # rows of sampled parameters: rule hyperparameters first (merged by name across rules), then others
+    labels: dict[str, None] = {}
+    for pa in columns:
+        if pa in best:
+            for name in best[pa].params:
+                if name not in ("probe_after", "rule"):
+                    labels.setdefault(_label(name, rules), None)
+    rule_labels = [lbl for lbl in labels if "." not in lbl]
+    other_labels = sorted(lbl for lbl in labels if "." in lbl)
+
+    def param_value(t: FrozenTrial | None, label: str) -> Any:
+        if t is None:
+            return None
+        for name, value in t.params.items():
+            if name not in ("probe_after", "rule") and _label(name, rules) == label:
+                return value
+        return None
+
+    col_best = [best.get(pa) for pa in columns]
+    rows: list[tuple[str, list[Any]]] = [
+        (ROW_VAL, [t.value if t else None for t in col_best]),
+        (ROW_TEST, [t.user_attrs.get("test_accuracy") if t else None for t in col_best]),
+        (ROW_RULE, [rule_of(t) if t else None for t in col_best]),
+    ]
+    rows += [(lbl, [param_value(t, lbl) for t in col_best]) for lbl in [*rule_labels, *other_labels]]
+    rows += [
+        (ROW_PARAMS, [t.user_attrs.get("n_params") if t else None for t in col_best]),
+        (ROW_TRIAL, [t.number if t else None for t in col_best]),
+    ]
+    for label, state in zip(COUNT_ROWS, (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)):
+        rows.append((label, [sum(t.state == state for t in by_column[pa]) for pa in columns]))
+    counts = {name: sum(t.state == state for t in trials) for name, state in (
+        ("complete", TrialState.COMPLETE), ("pruned", TrialState.PRUNED), ("failed", TrialState.FAIL),
+        ("running", TrialState.RUNNING), ("waiting", TrialState.WAITING))}
+    return BestTable(study.study_name, "maximize" if maximize else "minimize", columns, rows, counts, best)
+
+
+def write_plots(study: optuna.Study, directory: str | Path) -> tuple[list[Path], list[str]]:
+    """Write optimisation history, intermediate values and parameter importances as PNGs.
+
+    Returns ``(written files, skipped plots with the reason)``; importances need at least two complete
+    trials and a parameter that varies.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from optuna.visualization import matplotlib as ovm
+
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    skipped: list[str] = []
+    complete = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
+    plots = [
+        ("optimization_history", ovm.plot_optimization_history),
+        ("intermediate_values", ovm.plot_intermediate_values),
+        ("param_importances", ovm.plot_param_importances),
+    ]
+    for name, plot in plots:
+        if name == "param_importances":
+            varying = {k for t in complete for k in t.params
+                       if len({repr(u.params.get(k)) for u in complete}) > 1}
+            if len(complete) < 2 or not varying:
+                skipped.append(f"{name}: needs at least 2 complete trials with a varying parameter "
+                               f"(has {len(complete)})")
+                continue
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ax = plot(study)
+            fig = ax.figure if hasattr(ax, "figure") else ax.flat[0].figure
+            path = out / f"{name}.png"
+            fig.savefig(path, dpi=100, bbox_inches="tight")
+            plt.close(fig)
+            written.append(path)
+        except (ValueError, RuntimeError, ZeroDivisionError) as e:
+            skipped.append(f"{name}: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
+    plt.close("all")
+    return written, skipped
+
+
+__all__ = ["BestTable", "best_table", "probe_after_of", "write_plots"]

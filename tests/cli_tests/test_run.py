@@ -1,0 +1,149 @@
+"""``hebbsearch run``: pruning, resuming, Ctrl-C, killed workers, several processes."""
+
+from __future__ import annotations
+
+import signal
+import time
+import warnings
+
+import optuna
+from optuna.trial import TrialState
+
+from hebbsearch.search import create_or_load_study, finished_count, open_storage, parse_study_text, sample
+
+
+def load(storage: str, name: str = "tiny") -> optuna.Study:
+    return optuna.load_study(study_name=name, storage=storage)
+
+
+def states(study: optuna.Study) -> list[TrialState]:
+    return [t.state for t in study.get_trials()]
+
+
+def test_run_completes_and_the_pruner_prunes(cli, study_file, storage) -> None:
+    r = cli("run", study_file(), "--storage", storage)
+    assert r.code == 0, r.err
+    study = load(storage)
+    s = states(study)
+    assert len(s) == 6 and s.count(TrialState.PRUNED) >= 1 and s.count(TrialState.COMPLETE) >= 2
+    assert TrialState.FAIL not in s
+    # one summary line per finished trial, and the final summary on stdout
+    lines = [line for line in r.err_lines if line.startswith("[trial ")]
+    assert len(lines) == 6 and any(" pruned at epoch 0" in line for line in lines)
+    header, _, row = r.out.splitlines()
+    assert header.split()[:4] == ["study", "complete", "pruned", "failed"]
+    assert row.split()[:4] == ["tiny", str(s.count(TrialState.COMPLETE)), str(s.count(TrialState.PRUNED)), "0"]
+    best = study.best_trial
+    assert f"{best.value:.4f}" in row
+    for t in study.get_trials(states=(TrialState.COMPLETE,)):
+        assert {"test_accuracy", "n_params", "time_data", "time_hebbian", "time_features", "time_probe",
+                "device", "convergence", "probe_after"} <= set(t.user_attrs)
+
+
+def test_resume_runs_only_the_missing_trials(cli, study_file, storage) -> None:
+    path = study_file()
+    assert cli("run", path, "--storage", storage, "--n-trials", "2", "-q").code == 0
+    first = load(storage).get_trials()
+    assert len(first) == 2
+    r = cli("run", path, "--storage", storage)
+    assert r.code == 0
+    assert "2/6 trials finished, running 4 more" in r.err
+    trials = load(storage).get_trials()
+    assert [t.number for t in trials] == list(range(6))
+    assert [(t.datetime_start, t.state) for t in trials[:2]] == [(t.datetime_start, t.state) for t in first]
+    deltas = [t.params["krotov.delta"] for t in trials]
+    assert len(set(deltas)) == 6  # the resumed sampler does not replay the first trials
+    r = cli("run", path, "--storage", storage)
+    assert r.code == 0 and "already has 6 finished trials" in r.err
+    assert len(load(storage).get_trials()) == 6
+
+
+def test_ctrl_c_fails_the_trial_in_flight_and_resume_reruns_it(cli, study_file, storage, monkeypatch) -> None:
+    import hebbsearch.training as training
+
+    real = training.train_probe
+    calls = {"n": 0}
+
+    def interrupted_in_second_trial(*args, on_epoch=None, **kwargs):
+        calls["n"] += 1
+
+        def epoch(e, acc):
+            if calls["n"] == 2 and e == 1:
+                signal.raise_signal(signal.SIGINT)  # what Ctrl-C does, at a known point
+            on_epoch(e, acc)
+
+        return real(*args, on_epoch=epoch, **kwargs)
+
+    monkeypatch.setattr(training, "train_probe", interrupted_in_second_trial)
+    path = study_file()
+    r = cli("run", path, "--storage", storage)
+    assert r.code == 130
+    assert r.err_lines[-1].startswith("hebbsearch: interrupted: the trial in flight was marked FAIL")
+    assert "Traceback" not in r.err
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+    study = load(storage)
+    assert states(study) == [TrialState.COMPLETE, TrialState.FAIL]
+    assert study.trials[1].user_attrs["fail_reason"] == "interrupted (Ctrl-C)"
+
+    monkeypatch.setattr(training, "train_probe", real)
+    r = cli("run", path, "--storage", storage)
+    assert r.code == 0
+    assert "re-queued interrupted trial(s) #1" in r.err
+    study = load(storage)
+    retry = study.trials[2]
+    assert retry.user_attrs["retry_of"] == 1 and retry.params == study.trials[1].params
+    assert retry.state in (TrialState.COMPLETE, TrialState.PRUNED)
+    assert finished_count(study.get_trials()) == 6 and len(study.trials) == 7
+
+
+def _leave_a_running_trial(storage_url: str, path) -> optuna.Study:
+    """What a worker killed with SIGKILL leaves behind: a RUNNING trial whose heartbeat stopped."""
+    config = parse_study_text(path.read_text(), str(path))
+    storage = open_storage(storage_url, heartbeat_interval=1)
+    study = create_or_load_study(storage, config)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "heartbeat is supposed to be used with optimize"
+        trial = study.ask()
+    sample(trial, config)
+    storage.record_heartbeat(trial._trial_id)
+    return study
+
+
+def test_a_trial_left_running_by_a_killed_process_is_failed_and_retried(cli, study_file, storage) -> None:
+    """With a heartbeat (default 30 s; 1 s here) a RUNNING trial whose heartbeat is older than twice
+    the interval is marked FAIL when the next trial starts, and re-queued with the same parameters."""
+    path = study_file(replace={"n_trials = 6": "n_trials = 3"})
+    stale = _leave_a_running_trial(storage, path).trials[0]
+    time.sleep(3.2)
+    r = cli("run", path, "--storage", storage, "--heartbeat", "1")
+    assert r.code == 0, r.err
+    trials = load(storage).get_trials()
+    assert trials[0].state == TrialState.FAIL
+    retried = [t for t in trials if t.system_attrs.get("failed_trial") == 0]
+    assert len(retried) == 1 and retried[0].params == stale.params
+    assert retried[0].state in (TrialState.COMPLETE, TrialState.PRUNED)
+    assert finished_count(trials) == 3
+
+
+def test_without_heartbeat_a_killed_trial_stays_running_but_is_not_counted(cli, study_file, storage) -> None:
+    """--heartbeat 0: nothing can tell a dead worker from a slow one, so its trial stays RUNNING (shown
+    by `studies`); it does not count toward n_trials, so the study still gets n_trials finished trials."""
+    path = study_file(replace={"n_trials = 6": "n_trials = 2"})
+    _leave_a_running_trial(storage, path)
+    assert cli("run", path, "--storage", storage, "--heartbeat", "0", "-q").code == 0
+    trials = load(storage).get_trials()
+    assert trials[0].state == TrialState.RUNNING and finished_count(trials) == 2
+    r = cli("studies", "--storage", storage, "--format", "json")
+    assert '"running": 1' in r.out
+
+
+def test_jobs_runs_worker_processes_on_one_storage(cli, study_file, storage) -> None:
+    path = study_file(replace={"n_trials = 6": "n_trials = 4"})
+    r = cli("run", path, "--storage", storage, "--jobs", "2", "--format", "json")
+    assert r.code == 0, r.err
+    trials = load(storage).get_trials()
+    # each worker stops once the study has n_trials finished trials; one may finish the trial it had
+    # already started, so at most jobs - 1 extra
+    assert 4 <= finished_count(trials) <= 5
+    assert all(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials)
+    assert '"study": "tiny"' in r.out

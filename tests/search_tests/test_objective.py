@@ -1,0 +1,90 @@
+"""The objective on the synthetic dataset: attributes, pruning, divergence → FAIL with a reason."""
+
+from __future__ import annotations
+
+import math
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from hebbsearch.errors import ConfigError, DivergenceError
+from hebbsearch.search import Objective, TrialFailed, parse_study_text
+
+from .conftest import TINY
+
+PHASES = ("time_data", "time_hebbian", "time_features", "time_probe")
+
+
+@pytest.fixture(scope="module")
+def config():
+    return parse_study_text(TINY, "s.toml")
+
+
+def test_a_trial_stores_everything(config) -> None:
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=0))
+    study.optimize(Objective(config, device="cpu"), n_trials=1)
+    t = study.trials[0]
+    assert t.state == TrialState.COMPLETE and 0.5 < t.value <= 1.0
+    attrs = t.user_attrs
+    assert 0.5 < attrs["test_accuracy"] <= 1.0
+    assert attrs["probe_after"] == 1 and attrs["rule"] == "krotov" and attrs["device"] == "cpu"
+    assert all(attrs[p] >= 0 for p in PHASES)
+    assert len(attrs["convergence"]) == 1 and math.isfinite(attrs["convergence"][0])
+    # Hebbian weights (32 units × 64 inputs) + the probe (32 features → 10 classes, at least W and b)
+    assert attrs["n_params"] >= 32 * 64 + 32 * 10 + 10
+    assert attrs["settings"]["rule_params"]["delta"] == t.params["krotov.delta"]
+    assert sorted(t.intermediate_values) == [0, 1, 2]
+
+
+def test_divergence_fails_the_trial_with_a_reason_and_the_run_goes_on(config, monkeypatch) -> None:
+    import hebbsearch.training as training
+
+    real = training.train_hebbian
+    calls = {"n": 0}
+
+    def sometimes_diverges(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise DivergenceError("layer 1", "krotov")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(training, "train_hebbian", sometimes_diverges)
+    study = optuna.create_study(direction="maximize")
+    study.optimize(Objective(config, device="cpu"), n_trials=2, catch=(TrialFailed,))
+    first, second = study.trials
+    assert first.state == TrialState.FAIL
+    assert first.user_attrs["fail_reason"].startswith("diverged: non-finite weights")
+    assert second.state == TrialState.COMPLETE
+
+
+def test_impossible_settings_fail_the_trial(config) -> None:
+    bad = parse_study_text(TINY.replace("k = 3", "k = 50"), "s.toml")  # k >= 32 units
+    study = optuna.create_study(direction="maximize")
+    study.optimize(Objective(bad, device="cpu"), n_trials=1, catch=(TrialFailed,))
+    assert study.trials[0].state == TrialState.FAIL
+    assert "k must be < the number of units" in study.trials[0].user_attrs["fail_reason"]
+
+
+def test_pruned_trial(config) -> None:
+    study = optuna.create_study(direction="maximize", pruner=optuna.pruners.MedianPruner(n_startup_trials=1))
+    study.add_trial(optuna.trial.create_trial(value=1.0, intermediate_values={0: 1.0, 1: 1.0, 2: 1.0}))
+    study.optimize(Objective(config, device="cpu"), n_trials=1)
+    t = study.trials[-1]
+    assert t.state == TrialState.PRUNED and list(t.intermediate_values) == [0]
+    assert "time_probe" in t.user_attrs and "test_accuracy" not in t.user_attrs
+
+
+def test_check_reports_unknown_preset_options_before_any_trial() -> None:
+    bad = parse_study_text(TINY.replace("hidden = 32", "hidden = 32\ncolour = 3"), "s.toml")
+    with pytest.raises(ConfigError, match="s.toml: model: preset 'krotov_fc' has no option 'colour'"):
+        Objective(bad, device="cpu").check()
+
+
+def test_cuda_must_exist() -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is available here")
+    with pytest.raises(ConfigError, match="--device"):
+        Objective(parse_study_text(TINY, "s.toml"), device="cuda")
