@@ -79,6 +79,8 @@ def is_searched(spec: Spec) -> bool:
 
 SAMPLERS = ("tpe", "random", "cmaes", "qmc", "gp")
 PRUNERS = ("median", "hyperband", "successive_halving", "percentile", "none")
+# samplers whose optional dependency Optuna imports only when sampling starts
+_SAMPLER_PACKAGES = {"cmaes": "cmaes", "qmc": "scipy", "gp": "scipy"}
 
 
 @dataclass(frozen=True)
@@ -334,6 +336,13 @@ def _study_section(ctx: _Ctx, raw: dict[str, Any], default_name: str) -> StudySe
     seed = _check_scalar(ctx, "study.seed", t.get("seed", 0), _Kind(int, low=0))
     sampler = SamplerConfig(**_plugin(ctx, "study.sampler", t.get("sampler", {}), SAMPLERS, "tpe"))
     pruner = PrunerConfig(**_plugin(ctx, "study.pruner", t.get("pruner", {}), PRUNERS, "median"))
+    if sampler.name in _SAMPLER_PACKAGES:
+        import importlib.util
+
+        package = _SAMPLER_PACKAGES[sampler.name]
+        if importlib.util.find_spec(package) is None:
+            raise ctx.error("study.sampler.name", f"sampler {sampler.name!r} needs the {package!r} package, "
+                                                  f"which is not installed (pip install {package})")
     section = StudySection(name, direction, n_trials, timeout, seed, sampler, pruner)
     # Build both once so bad keyword arguments fail now, not in the middle of a run.
     build_sampler(section, source=ctx.source)

@@ -3,8 +3,8 @@
 The table has one column per number of Hebbian layers before the probe (``probe_after``), holding the
 best complete trial with that ``probe_after`` (as in biopytorch's result tables). Rows:
 ``Accuracy (val)``, ``Accuracy (test)``, ``rule``, one row per sampled hyperparameter (a rule
-hyperparameter is shown by its own name, e.g. ``p``; other parameters by their Optuna name, e.g.
-``hebbian.lr``), ``Params``, ``Trial``, then the trial counts of that column.
+hyperparameter is shown by its own name, e.g. ``p``; ``probe.dropout`` as ``dropout``; other
+parameters by their Optuna name, e.g. ``hebbian.lr``), ``Params``, ``Trial``, then the trial counts of that column.
 """
 
 from __future__ import annotations
@@ -57,9 +57,13 @@ def rule_of(trial: FrozenTrial) -> str | None:
     return trial.params.get("rule", trial.user_attrs.get("rule"))
 
 
+# parameters outside rules shown by a short name (the others keep their dotted Optuna name)
+SHORT_LABELS = {"probe.dropout": "dropout"}
+
+
 def _label(param: str, rules: set[str]) -> str:
     head, _, tail = param.partition(".")
-    return tail if tail and head in rules else param
+    return tail if tail and head in rules else SHORT_LABELS.get(param, param)
 
 
 def best_table(study: optuna.Study) -> BestTable:

@@ -10,6 +10,7 @@ The next ``run`` re-queues interrupted trials with the same parameters.
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 import threading
@@ -128,6 +129,8 @@ def run_worker(options: WorkerOptions, *, stream: TextIO | None = None,
     trial in flight is marked FAIL).
     """
     optuna.logging.set_verbosity(options.log_level)
+    if options.log_level > optuna.logging.INFO:
+        _hide_failed_trial_tracebacks()
     stream = stream or sys.stderr
     storage = open_storage(options.storage, heartbeat_interval=options.heartbeat)
     config = stored_config(load_study(storage, options.study_name))
@@ -160,6 +163,20 @@ def run_worker(options: WorkerOptions, *, stream: TextIO | None = None,
     if objective.interrupted:
         raise KeyboardInterrupt
     return done
+
+
+class _FailedTrialFilter(logging.Filter):
+    """Drops Optuna's "Trial N failed ..." warnings (with a traceback): our summary line says why."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.name.startswith("optuna") and str(record.msg).startswith("Trial ")
+                    and " failed " in str(record.msg))
+
+
+def _hide_failed_trial_tracebacks() -> None:
+    for handler in logging.getLogger("optuna").handlers:
+        if not any(isinstance(f, _FailedTrialFilter) for f in handler.filters):
+            handler.addFilter(_FailedTrialFilter())
 
 
 class _sigint_handler:

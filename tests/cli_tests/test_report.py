@@ -67,7 +67,7 @@ def expected_rows(study: optuna.Study) -> dict[str, list]:
         "p": [best[c].params["krotov.p"] for c in cols],
         "k": [best[c].params["krotov.k"] for c in cols],
         "delta": [best[c].params["krotov.delta"] for c in cols],
-        "probe.dropout": [best[c].params["probe.dropout"] for c in cols],
+        "dropout": [best[c].params["probe.dropout"] for c in cols],
         "Params": [best[c].user_attrs["n_params"] for c in cols],
         "Trial": [best[c].number for c in cols],
     }
@@ -106,7 +106,7 @@ def _check_human(cells: dict[str, list[str]], study: optuna.Study) -> None:
             [100 * v for v in exp[label]], abs=0.006)
     for label in ("p", "k", "Params", "Trial"):
         assert [int(c) for c in cells[label]] == exp[label]
-    assert [float(c) for c in cells["probe.dropout"]] == pytest.approx(exp["probe.dropout"], rel=1e-3)
+    assert [float(c) for c in cells["dropout"]] == pytest.approx(exp["dropout"], rel=1e-3)
     assert cells["rule"] == exp["rule"]
 
 

@@ -147,3 +147,58 @@ def test_jobs_runs_worker_processes_on_one_storage(cli, study_file, storage) -> 
     assert 4 <= finished_count(trials) <= 5
     assert all(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials)
     assert '"study": "tiny"' in r.out
+
+
+def test_sigint_to_a_real_process(study_file, storage, tmp_path) -> None:
+    """Ctrl-C in a terminal: exit 130, one line, the trial in flight FAIL, nothing left RUNNING."""
+    import os
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    path = study_file(replace={"n_trials = 6": "n_trials = 1", "epochs = 3": "epochs = 100000"})
+    proc = subprocess.Popen([sys.executable, "-m", "hebbsearch.cli", "run", str(path), "--storage", storage],
+                            env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # wait until the probe reports epochs
+            try:
+                trials = load(storage).get_trials()
+            except Exception:  # noqa: BLE001 - the study is not created yet
+                trials = []
+            if trials and trials[0].intermediate_values:
+                break
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines()[-1].startswith("hebbsearch: interrupted: the trial in flight was marked FAIL")
+    assert "Traceback" not in err and out == ""
+    (trial,) = load(storage).get_trials()
+    assert trial.state == TrialState.FAIL and trial.user_attrs["fail_reason"] == "interrupted (Ctrl-C)"
+
+
+def test_a_diverging_trial_fails_with_its_reason_and_the_run_goes_on(cli, study_file, storage, monkeypatch) -> None:
+    import hebbsearch.training as training
+    from hebbsearch.errors import DivergenceError
+
+    real = training.train_hebbian
+    calls = {"n": 0}
+
+    def first_diverges(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise DivergenceError("HebbianLinear(64, 32)", "Krotov(p=3)")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(training, "train_hebbian", first_diverges)
+    r = cli("run", study_file(replace={"n_trials = 6": "n_trials = 2"}), "--storage", storage)
+    assert r.code == 0
+    assert "Traceback" not in r.err
+    assert any(line.startswith("[trial 0] FAIL: diverged: non-finite weights") for line in r.err_lines)
+    trials = load(storage).get_trials()
+    assert [t.state for t in trials][0] == TrialState.FAIL and len(trials) == 2  # the failure counts

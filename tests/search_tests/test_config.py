@@ -166,3 +166,15 @@ def test_shipped_studies_search_what_they_promise() -> None:
     assert rules.model.probe_after == Choice((1, 2, 3))
     quick = load_study_file(STUDIES / "quickstart.toml")
     assert quick.data.dataset == "MNIST" and quick.model.options["hidden"] == Fixed(400)
+
+
+def test_sampler_dependencies_are_checked_up_front() -> None:
+    import importlib.util
+
+    text = TINY.replace('name = "random"', 'name = "cmaes"')
+    if importlib.util.find_spec("cmaes") is None:
+        assert "s.toml: study.sampler.name: sampler 'cmaes' needs the 'cmaes' package" in error_of(text)
+    else:
+        assert parse_study_text(text, "s.toml").study.sampler.name == "cmaes"
+    for name in ("tpe", "random", "qmc", "gp"):
+        assert parse_study_text(TINY.replace('name = "random"', f'name = "{name}"'), "s.toml")

@@ -48,7 +48,7 @@ def test_columns_rows_and_counts() -> None:
     assert rows["rule"] == ["krotov", "softhebb", None]
     assert rows["p"] == [4, None, None] and rows["delta"] == [0.2, None, None]
     assert rows["tau"] == [None, 0.5, None]
-    assert rows["probe.dropout"] == [0.2, 0.0, None]
+    assert rows["dropout"] == [0.2, 0.0, None]
     assert rows["Params"] == [1000, 2000, None]
     assert rows["Trial"] == [1, 2, None]
     assert rows["Trials (complete)"] == [2, 1, 0]
@@ -56,7 +56,7 @@ def test_columns_rows_and_counts() -> None:
     assert rows["Trials (failed)"] == [0, 0, 1]
     assert table.counts == {"complete": 3, "pruned": 1, "failed": 1, "running": 0, "waiting": 0}
     labels = [label for label, _ in table.rows]
-    assert labels.index("rule") < labels.index("p") < labels.index("probe.dropout") < labels.index("Params")
+    assert labels.index("rule") < labels.index("p") < labels.index("dropout") < labels.index("Params")
     assert table.best[1].number == study.best_trial.number
 
 
