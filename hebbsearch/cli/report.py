@@ -19,7 +19,8 @@ PRETTY = {"delta": "Δ", "tau": "τ"}
 
 def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("report", parents=parents, help="best hyperparameters per probe position",
-                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+                       description=__doc__.replace("``", "'"),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("study", metavar="STUDY", help="study name")
     p.add_argument("--format", choices=FORMATS, default="markdown", help="default: markdown")
     p.add_argument("--output", metavar="FILE", help="write the report to FILE instead of stdout")
@@ -59,7 +60,8 @@ def render_report(table: Any, fmt: str) -> str:
         pretty = PRETTY.get(label, label)
         rows.append([pretty, *[_cell(label, v, fmt, missing) for v in values]])
     c = table.counts
-    footer = (f"Trials: {c.get('complete', 0)} complete, {c.get('pruned', 0)} pruned, {c.get('failed', 0)} failed"
+    footer = (f"Trials: {c.get('complete', 0)} complete, {c.get('pruned', 0)} pruned, "
+              f"{c.get('failed', 0)} failed"
               + (f", {c['running']} running" if c.get("running") else ""))
     body = render(header, rows, fmt)
     if fmt == "latex":

@@ -43,7 +43,8 @@ def _non_negative_int(text: str) -> int:
 
 def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("run", parents=parents, help="create or resume a study and run its trials",
-                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+                       description=__doc__.replace("``", "'"),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("study_file", metavar="STUDY.toml", help="study file")
     p.add_argument("--n-trials", type=_positive_int, metavar="N",
                    help="finished trials the study should have (default: [study] n_trials)")
@@ -91,11 +92,13 @@ def main(args: argparse.Namespace) -> int:
 
     requeued = requeue_interrupted(study)
     if requeued:
-        message(f"re-queued interrupted trial(s) {', '.join(f'#{n}' for n in requeued)} with the same parameters")
+        numbers = ", ".join(f"#{n}" for n in requeued)
+        message(f"re-queued interrupted trial(s) {numbers} with the same parameters")
     finished = finished_count(study.get_trials(deepcopy=False))
     remaining = n_trials - finished
     if remaining <= 0:
-        message(f"study {name!r} already has {finished} finished trials (n_trials = {n_trials}); nothing to run")
+        message(f"study {name!r} already has {finished} finished trials (n_trials = {n_trials}); "
+                "nothing to run")
         return _summary(study, args.format)
 
     if not checked:

@@ -253,7 +253,8 @@ def _parse_spec(ctx: _Ctx, where: str, value: Any, kind: _Kind, *, pair_is_range
         if "choices" in value:
             extra = sorted(set(value) - {"choices"})
             if extra:
-                raise ctx.error(f"{where}.{extra[0]}", "unknown key; a {choices = [...]} table has no other keys")
+                raise ctx.error(f"{where}.{extra[0]}",
+                                "unknown key; a {choices = [...]} table has no other keys")
             choices = value["choices"]
             if not isinstance(choices, list) or not choices:
                 raise ctx.error(f"{where}.choices", "expected a non-empty list")

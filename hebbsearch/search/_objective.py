@@ -10,7 +10,8 @@ One trial:
 6. test accuracy once at the end (stored, never used for selection).
 
 User attributes of each trial: ``probe_after``, ``rule``, ``settings`` (all values, fixed ones too),
-``device``, ``worker`` (host:pid), ``time_data``/``time_hebbian``/``time_features``/``time_probe`` (seconds), ``convergence``
+``device``, ``worker`` (host:pid), ``time_data``/``time_hebbian``/``time_features``/``time_probe``
+(seconds; ``time_data`` is 0 when the dataset was already loaded in this process), ``convergence``
 (per layer), ``n_params`` (Hebbian weights up to ``probe_after`` plus probe parameters),
 ``test_accuracy``, and ``fail_reason`` for failed trials.
 """
@@ -51,7 +52,8 @@ def resolve_device(device: str | None) -> str:
     if device in (None, "auto"):
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError("CUDA was requested but is not available; use --device cpu or auto", field="--device")
+        raise ConfigError("CUDA was requested but is not available; use --device cpu or auto",
+                          field="--device")
     if device != "cpu" and not device.startswith("cuda"):
         raise ConfigError(f"expected auto, cpu or cuda, got {device!r}", field="--device")
     return device
@@ -161,8 +163,9 @@ class Objective:
             splits = load_data(self.config, self.data_dir, self.device)
         try:
             rule = get_rule(settings.rule, **settings.rule_params)
-            stack = build_stack(self.config.model.preset, splits.input_shape, rule, depth=settings.probe_after,
-                                seed=seed, device=self.device, **settings.model_options)
+            stack = build_stack(self.config.model.preset, splits.input_shape, rule,
+                                depth=settings.probe_after, seed=seed, device=self.device,
+                                **settings.model_options)
         except ValueError as e:  # e.g. k >= units: these settings cannot work
             trial.set_user_attr(FAIL_REASON_ATTR, f"invalid settings: {e}")
             raise TrialFailed(f"trial {n}: invalid settings: {e}") from e

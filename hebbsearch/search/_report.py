@@ -4,7 +4,8 @@ The table has one column per number of Hebbian layers before the probe (``probe_
 best complete trial with that ``probe_after`` (as in biopytorch's result tables). Rows:
 ``Accuracy (val)``, ``Accuracy (test)``, ``rule``, one row per sampled hyperparameter (a rule
 hyperparameter is shown by its own name, e.g. ``p``; ``probe.dropout`` as ``dropout``; other
-parameters by their Optuna name, e.g. ``hebbian.lr``), ``Params``, ``Trial``, then the trial counts of that column.
+parameters by their Optuna name, e.g. ``hebbian.lr``), ``Params``, ``Trial``, then the trial counts of
+that column.
 """
 
 from __future__ import annotations

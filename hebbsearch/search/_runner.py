@@ -1,4 +1,4 @@
-"""Running a study: one ``optimize`` loop per process, stopping when the study has ``n_trials`` finished trials.
+"""Running a study: one ``optimize`` loop per process, until the study has ``n_trials`` finished trials.
 
 :func:`run_worker` is what each local worker process (and a single-process run) executes. It loads the
 study by name, so any number of processes, on this machine or others, can share one storage.
@@ -57,7 +57,8 @@ def format_trial(trial: FrozenTrial, study: optuna.Study | None = None, worker: 
     if retry is None:
         retry = trial.system_attrs.get("failed_trial")
     again = f" (retry of #{retry})" if retry is not None else ""
-    seconds = sum(v for k, v in trial.user_attrs.items() if k.startswith("time_") and isinstance(v, int | float))
+    seconds = sum(v for k, v in trial.user_attrs.items()
+                  if k.startswith("time_") and isinstance(v, int | float))
     took = f" {seconds:.1f}s" if seconds else ""
     if trial.state == TrialState.COMPLETE:
         test = trial.user_attrs.get("test_accuracy")
@@ -189,8 +190,11 @@ class _sigint_handler:
         self.installed = False
 
     def _handle(self, signum: int, frame: Any) -> None:
+        # Only the first SIGINT raises: a second one (e.g. forwarded by the parent of a worker pool)
+        # must not interrupt the bookkeeping of the trial that the first one failed.
+        first = not self.objective.interrupted
         self.objective.interrupted = True
-        if self.objective.in_trial:
+        if first and self.objective.in_trial:
             raise KeyboardInterrupt
 
     def __enter__(self) -> _sigint_handler:

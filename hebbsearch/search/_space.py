@@ -71,7 +71,8 @@ def sample(trial: optuna.Trial, config: StudyConfig) -> TrialSettings:
     rule = rules[0] if len(rules) == 1 else trial.suggest_categorical("rule", list(rules))
     rule_params = {name: suggest(trial, f"{rule}.{name}", spec)
                    for name, spec in config.search.rule_params[rule].items()}
-    model_options = {name: suggest(trial, f"model.{name}", spec) for name, spec in config.model.options.items()}
+    model_options = {name: suggest(trial, f"model.{name}", spec)
+                     for name, spec in config.model.options.items()}
     hebbian = {f.name: suggest(trial, f"hebbian.{f.name}", getattr(config.hebbian, f.name))
                for f in fields(config.hebbian)}
     probe = {f.name: suggest(trial, f"probe.{f.name}", getattr(config.probe, f.name))

@@ -105,7 +105,8 @@ def open_storage(
                 }
             storage = RDBStorage(url, engine_kwargs=engine_kwargs, **heartbeat)
     except ImportError as e:
-        raise StorageError(f"cannot open storage {shown}: missing database driver ({_first_line(e)})") from None
+        raise StorageError(f"cannot open storage {shown}: missing database driver "
+                           f"({_first_line(e)})") from None
     except Exception as e:  # noqa: BLE001 - SQLAlchemy raises many kinds; all mean "cannot use this URL"
         raise StorageError(f"cannot open storage {shown}: {_first_line(e)}") from None
     if url.startswith("sqlite") and sqlite is not None:
@@ -209,7 +210,8 @@ def load_study(storage: RDBStorage, name: str, *, config: StudyConfig | None = N
     return optuna.load_study(
         study_name=name,
         storage=storage,
-        sampler=build_sampler(config.study, seed=sampler_seed(config, n_existing, worker), source=config.source),
+        sampler=build_sampler(config.study, seed=sampler_seed(config, n_existing, worker),
+                              source=config.source),
         pruner=build_pruner(config.study, source=config.source),
     )
 
@@ -219,8 +221,8 @@ def stored_config(study: optuna.Study) -> StudyConfig:
     attrs = study.user_attrs
     text = attrs.get(STUDY_FILE_ATTR)
     if text is None:
-        raise StorageError(f"study {study.study_name!r} was not created by hebbsearch (no {STUDY_FILE_ATTR!r} "
-                           f"attribute)")
+        raise StorageError(f"study {study.study_name!r} was not created by hebbsearch "
+                           f"(no {STUDY_FILE_ATTR!r} attribute)")
     source = f"{attrs.get(STUDY_PATH_ATTR, 'study file')} (stored in study {study.study_name!r})"
     return parse_study_text(text, source, default_name=study.study_name)
 
