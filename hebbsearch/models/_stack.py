@@ -1,0 +1,101 @@
+"""HebbianStack: Hebbian blocks in sequence; a linear probe reads the output of block ``upto``."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from hebbsearch.layers import HebbianLayer
+
+
+class HebbianBlock(nn.Module):
+    """One Hebbian layer (input norm, weights, activation) followed by a fixed ``post`` module (pooling).
+
+    Only ``layer`` learns, through ``layer.hebbian_step``; ``forward`` is pure inference.
+    """
+
+    def __init__(self, layer: HebbianLayer, post: nn.Module | None = None) -> None:
+        super().__init__()
+        if not isinstance(layer, HebbianLayer):
+            raise TypeError(f"layer must be a HebbianLayer, got {type(layer).__name__}")
+        self.layer = layer
+        self.post = post if post is not None else nn.Identity()
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.post(self.layer(x))
+
+
+class HebbianStack(nn.Module):
+    """Hebbian blocks applied in order to images of shape ``in_shape``.
+
+    A stack built with ``depth=n`` holds only the first n blocks of its preset: the probe sits after
+    block n. ``upto`` arguments count blocks from 1; ``None`` means all blocks.
+
+    Attributes:
+        blocks: the :class:`HebbianBlock` modules.
+        in_shape: ``(C, H, W)`` of one input image.
+        out_shapes: the output shape of each block for one image (``(C, H, W)`` or ``(F,)``).
+        preset: the preset name, when built by :func:`~hebbsearch.models.build_stack`.
+    """
+
+    def __init__(self, blocks: Sequence[HebbianBlock], in_shape: Sequence[int], *,
+                 preset: str | None = None) -> None:
+        super().__init__()
+        if not blocks:
+            raise ValueError("a HebbianStack needs at least one block")
+        self.blocks = nn.ModuleList(blocks)
+        self.in_shape = tuple(int(d) for d in in_shape)
+        self.preset = preset
+        self.out_shapes = self._infer_shapes()
+
+    @torch.no_grad()
+    def _infer_shapes(self) -> list[tuple[int, ...]]:
+        device = self.blocks[0].layer.weight.device
+        x = torch.zeros(1, *self.in_shape, device=device)
+        shapes = []
+        for block in self.blocks:
+            x = block(x)
+            shapes.append(tuple(x.shape[1:]))
+        return shapes
+
+    @property
+    def depth(self) -> int:
+        """Number of blocks (the probe sits after the last one)."""
+        return len(self.blocks)
+
+    probe_after = depth
+
+    def _check_upto(self, upto: int | None) -> int:
+        if upto is None:
+            return self.depth
+        if isinstance(upto, bool) or not isinstance(upto, int) or not 1 <= upto <= self.depth:
+            raise ValueError(f"upto must be an int in 1..{self.depth}, got {upto!r}")
+        return upto
+
+    def forward(self, x: Tensor, upto: int | None = None) -> Tensor:
+        """Output of block ``upto`` (not flattened)."""
+        for block in self.blocks[: self._check_upto(upto)]:
+            x = block(x)
+        return x
+
+    def features(self, x: Tensor, upto: int | None = None) -> Tensor:
+        """Output of block ``upto``, flattened to ``(N, F)``."""
+        return self.forward(x, upto).flatten(1)
+
+    def feature_dim(self, upto: int | None = None) -> int:
+        """F, the number of features :meth:`features` returns per image."""
+        return math.prod(self.out_shapes[self._check_upto(upto) - 1])
+
+    def hebbian_layers(self) -> list[HebbianLayer]:
+        """The Hebbian layer of every block, in order."""
+        return [block.layer for block in self.blocks]
+
+    def num_hebbian_params(self, upto: int | None = None) -> int:
+        """Number of learned Hebbian weights in blocks 1..upto (norm statistics are not parameters)."""
+        return sum(layer.weight.numel() for layer in self.hebbian_layers()[: self._check_upto(upto)])
+
+    def extra_repr(self) -> str:
+        return f"preset={self.preset!r}, in_shape={self.in_shape}, out_shapes={self.out_shapes}"

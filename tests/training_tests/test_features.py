@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import torch
+
+from hebbsearch.models import build_stack
+from hebbsearch.training import extract_features
+
+
+def _stack():
+    return build_stack("softhebb3", (3, 8, 8), "krotov", depth=2, units=[8, 8, 4], seed=0)
+
+
+def test_features_of_block_upto_in_batches() -> None:
+    stack = _stack()
+    x = torch.rand(37, 3, 8, 8)
+    for upto in (1, 2):
+        f = extract_features(stack, x, upto=upto, batch_size=10)
+        assert f.shape == (37, stack.feature_dim(upto))
+        torch.testing.assert_close(f, stack.features(x, upto))
+        torch.testing.assert_close(f, extract_features(stack, x, upto=upto, batch_size=1000))
+        assert not f.requires_grad
+
+
+def test_no_autograd_graph_and_normal_tensors() -> None:
+    stack = _stack()
+    x = torch.rand(5, 3, 8, 8, requires_grad=True)
+    f = extract_features(stack, x, upto=1)
+    assert f.grad_fn is None and not f.is_inference()
+    # usable as input of a layer trained with autograd
+    torch.nn.Linear(f.shape[1], 2)(f).sum().backward()
+
+
+def test_empty_input() -> None:
+    stack = _stack()
+    assert extract_features(stack, torch.rand(0, 3, 8, 8), upto=2).shape == (0, stack.feature_dim(2))
