@@ -3,6 +3,7 @@ transform, and applying a rule's (sparse) update to a (K, N) weight view."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -114,8 +115,9 @@ class HebbianLayer(nn.Module):
             changed = weight2d
         else:
             weight2d.index_add_(0, rows, d, alpha=lr)
-            changed = weight2d[rows]
-        if not bool(torch.isfinite(changed).all()):
+            changed = weight2d.index_select(0, rows)
+        # max|w| is NaN or inf iff some entry is: one reduction, ~10x cheaper than isfinite().all()
+        if changed.numel() and not math.isfinite(float(changed.abs().amax())):
             raise DivergenceError(self, rule)
         if state:
             for key, value in rule.next_state(state, weight2d, x, currents).items():

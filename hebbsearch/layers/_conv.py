@@ -121,31 +121,72 @@ class HebbianConv2d(HebbianLayer):
 
     def patches(self, x: Tensor) -> Tensor:
         """Every input patch of a prepared (normalised, padded) input as rows: (B·H'·W', C/groups·kh·kw)
-        per group, stacked on dim 0 → (groups, B·H'·W', C/groups·kh·kw)."""
-        cols = F.unfold(x, self.kernel_size, self.dilation, self._conv_pad, self.stride)
-        b, d, length = cols.shape
-        cols = cols.view(b, self.groups, d // self.groups, length)
-        return cols.permute(1, 0, 3, 2).reshape(self.groups, b * length, d // self.groups)
+        per group, stacked on dim 0 → (groups, B·H'·W', C/groups·kh·kw). Columns are ordered as
+        ``weight.view(out_channels, -1)`` (channel, kernel row, kernel column), as F.unfold's."""
+        return self._patches(self._pad_for_conv(x), channels_last=False)
+
+    def _pad_for_conv(self, x: Tensor) -> Tensor:
+        """The zero padding F.conv2d would add, made explicit (so patches can be strided views)."""
+        ph, pw = self._conv_pad
+        return F.pad(x, (pw, pw, ph, ph)) if ph or pw else x
+
+    def _patches(self, x: Tensor, channels_last: bool) -> Tensor:
+        """Patches of a padded input as rows per group: a strided view of the windows, then one copy.
+
+        ``channels_last=True`` orders the columns (kernel row, kernel column, channel): from a
+        channels-last input each kernel row is then one contiguous run of kw·C values, which makes the
+        copy ~2.7x faster than in F.unfold's (channel, kernel row, kernel column) order.
+        """
+        (kh, kw), (sh, sw), (dh, dw) = self.kernel_size, self.stride, self.dilation
+        win = x.unfold(2, dh * (kh - 1) + 1, sh).unfold(3, dw * (kw - 1) + 1, sw)[..., ::dh, ::dw]
+        b, c, ho, wo = win.shape[:4]
+        g = self.groups
+        win = win.reshape(b, g, c // g, ho, wo, kh, kw)  # → (g, B, H', W', columns...)
+        win = win.permute(1, 0, 3, 4, 5, 6, 2) if channels_last else win.permute(1, 0, 3, 4, 2, 5, 6)
+        return win.reshape(g, b * ho * wo, (c // g) * kh * kw)
 
     @torch.no_grad()
     def hebbian_step(self, x: Tensor, lr: float) -> None:
         """One local update: the rule applied to all patches of ``x`` (per group), scaled by ``lr``."""
-        x = self._prepare(x, learning=True)
+        x = self._pad_for_conv(self._prepare(x, learning=True))
+        # Channels-last input: mkldnn's conv is several times faster on it, its (B, K, H', W') output
+        # is then stored as (B, H', W', K), i.e. already the (patches, units) matrix of currents, and
+        # the patches are quicker to gather (see _patches).
+        x = x.contiguous(memory_format=torch.channels_last)
         transformed = self.transformed_weight()
-        currents = self._conv(x, transformed, self.groups)  # (B, K, H', W')
-        b, units = currents.shape[:2]
+        currents = F.conv2d(x, transformed, None, self.stride, 0, self.dilation, self.groups)
+        units = currents.shape[1]
         per_group = units // self.groups
-        currents = currents.permute(0, 2, 3, 1).reshape(-1, self.groups, per_group)
-        patches = self.patches(x)
-        weight2d = self.weight.view(units, -1)
-        transformed2d = transformed.view(units, -1)
+        currents = currents.permute(0, 2, 3, 1).reshape(-1, self.groups, per_group)  # a view
+        patches = self._patches(x, channels_last=True)
+        # The patch columns are in (kernel row, kernel column, channel) order, so the rule learns on
+        # copies of the weights with their columns in that order, written back below. Rules combine
+        # whole input rows and weight rows, never single columns, so this permutes dW's columns and
+        # nothing else (the layer contract test checks every registered rule).
+        weight_cols = _columns_last(self.weight)
+        shared = transformed.data_ptr() == self.weight.data_ptr()  # identity transform (e.g. p = 2)
+        transformed_cols = weight_cols if shared else _columns_last(transformed)
         for g in range(self.groups):
             units_g = slice(g * per_group, (g + 1) * per_group)
-            self._learn(weight2d[units_g], transformed2d[units_g], patches[g], currents[:, g],
+            self._learn(weight_cols[units_g], transformed_cols[units_g], patches[g], currents[:, g],
                         lr, units_g)
+        self.weight.copy_(_columns_first(weight_cols, self.weight.shape))
+        if not shared:
+            transformed.copy_(_columns_first(transformed_cols, transformed.shape))
         self._mark_transform_fresh()
 
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
                 f"stride={self.stride}, padding={self.padding!r}, dilation={self.dilation}, "
                 f"groups={self.groups}, rule={self.rule!r}, input_norm={self.input_norm!r}")
+
+
+def _columns_last(weight: Tensor) -> Tensor:
+    """(K, C, kh, kw) → a (K, kh·kw·C) copy: columns in (kernel row, kernel column, channel) order."""
+    return weight.permute(0, 2, 3, 1).clone(memory_format=torch.contiguous_format).view(weight.shape[0], -1)
+
+
+def _columns_first(cols: Tensor, shape: torch.Size) -> Tensor:
+    """Inverse of :func:`_columns_last`: a (K, C, kh, kw) view of the (K, kh·kw·C) rows."""
+    k, c, kh, kw = shape
+    return cols.view(k, kh, kw, c).permute(0, 3, 1, 2)
