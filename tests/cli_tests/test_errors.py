@@ -21,7 +21,7 @@ BAD_FILES = {
                         "data.dataset: unknown dataset 'mnistt'; known datasets:"),
     "bad toml": ({"seed = 1": "seed = = 1"}, "invalid TOML"),
     "unknown preset option": ({"hidden = 32": "hidden = 32\nwidht = 2"},
-                              "model: preset 'krotov_fc' has no option 'widht'"),
+                              "model.widht: unknown key for preset 'krotov_fc'; expected one of: preset, probe_after,"),
 }
 
 
