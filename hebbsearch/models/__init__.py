@@ -1,6 +1,9 @@
-"""Published Hebbian architectures as presets: ``build_stack(preset, in_shape, rule, depth=n)``."""
+"""Hebbian stacks: ``build_stack(preset, in_shape, rule, depth=n)`` from a published preset or from an
+explicit list of layers (:func:`preset_from_layers`)."""
 
-from hebbsearch.models._presets import build_stack, list_presets, preset_options
+from hebbsearch.models._custom import LayerSpecError, preset_from_layers
+from hebbsearch.models._presets import Preset, build_stack, list_presets, preset_options
 from hebbsearch.models._stack import HebbianBlock, HebbianStack
 
-__all__ = ["HebbianBlock", "HebbianStack", "build_stack", "list_presets", "preset_options"]
+__all__ = ["HebbianBlock", "HebbianStack", "LayerSpecError", "Preset", "build_stack", "list_presets",
+           "preset_from_layers", "preset_options"]

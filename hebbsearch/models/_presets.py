@@ -36,6 +36,7 @@ class LayerSpec:
 
     units: int
     kernel: int | None = None
+    stride: int = 1
     padding: int = 0
     post: Callable[[], nn.Module] = nn.Identity
 
@@ -136,7 +137,7 @@ def _rules(rule: Any, depth: int, n_layers: int, preset: str) -> list[Rule]:
 
 
 def build_stack(
-    preset: str,
+    preset: str | Preset,
     in_shape: Sequence[int],
     rule: str | Rule | type[Rule] | Sequence[str | Rule | type[Rule]],
     *,
@@ -148,7 +149,8 @@ def build_stack(
     """Build the first ``depth`` blocks of a preset for images of shape ``in_shape`` (C, H, W).
 
     Args:
-        preset: a name from :func:`list_presets`.
+        preset: a name from :func:`list_presets`, or a :class:`Preset` such as
+            :func:`~hebbsearch.models.preset_from_layers` makes from an explicit list of layers.
         in_shape: ``(C, H, W)`` of one image.
         rule: one rule (name, class or object; each layer gets its own copy) or one per layer.
         depth: number of blocks to build; the probe sits after block ``depth``.
@@ -162,7 +164,8 @@ def build_stack(
     Raises:
         ValueError: unknown preset or option (named), bad depth, or an input too small for the preset.
     """
-    spec = get_preset(preset)
+    spec = preset if isinstance(preset, Preset) else get_preset(preset)
+    preset = spec.name
     n_layers = len(spec.layers)
     if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= n_layers:
         raise ValueError(f"preset {preset!r}: depth must be an int in 1..{n_layers}, got {depth!r}")
@@ -211,7 +214,8 @@ def build_stack(
             if layer_spec.kernel is None:
                 layer = HebbianLinear(math.prod(shape), units[i], rules[i], **common)
             else:
-                layer = HebbianConv2d(shape[0], units[i], layer_spec.kernel, padding=layer_spec.padding,
+                layer = HebbianConv2d(shape[0], units[i], layer_spec.kernel, stride=layer_spec.stride,
+                                      padding=layer_spec.padding,
                                       padding_mode=opts["padding_mode"], rule=rules[i], **common)
         except ValueError as exc:
             raise ValueError(f"preset {preset!r}, layer {i + 1}: {exc}") from None
