@@ -43,3 +43,12 @@ class DivergenceError(HebbsearchError, ArithmeticError):
         self.layer = layer
         self.rule = rule
         super().__init__(f"{detail} after a Hebbian step of {layer!r} with rule {rule!r}")
+
+
+def first_line(error: BaseException, default: str | None = None) -> str:
+    """The first non-blank line of ``str(error)``, stripped, for one-line messages that quote another
+    exception; ``default`` (None: the exception's type name) when the message is blank."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    if lines:
+        return lines[0]
+    return type(error).__name__ if default is None else default

@@ -1,0 +1,207 @@
+"""Parsers of the ``[study]``, ``[data]``, ``[model]``, ``[hebbian]`` and ``[probe]`` sections."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hebbsearch.search._config._known_names import (
+    known_datasets,
+    known_normalizations,
+    known_preset_options,
+    known_presets,
+    training_names,
+)
+from hebbsearch.search._config._sampler_pruner import (
+    PRUNERS,
+    SAMPLER_PACKAGES,
+    SAMPLERS,
+    build_pruner,
+    build_sampler,
+)
+from hebbsearch.search._config._specs import Choice, Fixed, Spec
+from hebbsearch.search._config._study_config import (
+    DataSection,
+    HebbianSection,
+    ModelSection,
+    ProbeSection,
+    PrunerConfig,
+    SamplerConfig,
+    StudySection,
+)
+from hebbsearch.search._config._values import (
+    NON_NEGATIVE_INT,
+    POSITIVE_FLOAT,
+    POSITIVE_INT,
+    ErrorContext,
+    Kind,
+    check_known_keys,
+    check_scalar,
+    describe_value,
+    expect_table,
+    parse_option_spec,
+    parse_spec,
+)
+
+
+def parse_study_section(ctx: ErrorContext, raw: dict[str, Any], default_name: str) -> StudySection:
+    t = expect_table(ctx, "study", raw)
+    check_known_keys(ctx, "study", t,
+                     ("name", "direction", "n_trials", "timeout", "seed", "sampler", "pruner"))
+    name = check_scalar(ctx, "study.name", t.get("name", default_name), Kind(str))
+    if not name.strip():
+        raise ctx.error("study.name", "expected a non-empty string")
+    direction = check_scalar(ctx, "study.direction", t.get("direction", "maximize"),
+                             Kind(str, strings=("maximize", "minimize")))
+    n_trials = check_scalar(ctx, "study.n_trials", t.get("n_trials", 20), POSITIVE_INT)
+    timeout = t.get("timeout")
+    if timeout is not None:
+        timeout = check_scalar(ctx, "study.timeout", timeout, POSITIVE_FLOAT)
+    seed = check_scalar(ctx, "study.seed", t.get("seed", 0), Kind(int, low=0))
+    sampler = SamplerConfig(**_plugin(ctx, "study.sampler", t.get("sampler", {}), SAMPLERS, "tpe"))
+    pruner = PrunerConfig(**_plugin(ctx, "study.pruner", t.get("pruner", {}), PRUNERS, "median"))
+    if sampler.name in SAMPLER_PACKAGES:
+        import importlib.util
+
+        package = SAMPLER_PACKAGES[sampler.name]
+        if importlib.util.find_spec(package) is None:
+            raise ctx.error("study.sampler.name", f"sampler {sampler.name!r} needs the {package!r} package, "
+                                                  f"which is not installed (pip install {package})")
+    section = StudySection(name, direction, n_trials, timeout, seed, sampler, pruner)
+    # Build both once so bad keyword arguments fail now, not in the middle of a run.
+    build_sampler(section, source=ctx.source)
+    build_pruner(section, source=ctx.source)
+    return section
+
+
+def _plugin(ctx: ErrorContext, where: str, raw: Any, names: tuple[str, ...], default: str) -> dict[str, Any]:
+    t = dict(expect_table(ctx, where, raw))
+    name = check_scalar(ctx, f"{where}.name", t.pop("name", default), Kind(str, strings=names))
+    return {"name": name, "kwargs": t}
+
+
+def parse_data_section(ctx: ErrorContext, raw: Any) -> DataSection:
+    t = expect_table(ctx, "data", raw)
+    check_known_keys(ctx, "data", t, ("dataset", "root", "val_split", "subset", "batch_size", "normalize"))
+    if "dataset" not in t:
+        raise ctx.error("data.dataset", "missing; expected a dataset name")
+    dataset = check_scalar(ctx, "data.dataset", t["dataset"], Kind(str))
+    _check_dataset(ctx, dataset)
+    root = t.get("root")
+    if root is not None:
+        root = check_scalar(ctx, "data.root", root, Kind(str))
+    val_split = t.get("val_split", 0.1)
+    if isinstance(val_split, int) and not isinstance(val_split, bool):
+        val_split = check_scalar(ctx, "data.val_split", val_split, Kind(int, low=1))
+    else:
+        if not isinstance(val_split, float):
+            raise ctx.error("data.val_split", f"expected a fraction in (0, 1) or a number of samples >= 1, "
+                                              f"got {describe_value(val_split)}")
+        val_split = check_scalar(ctx, "data.val_split", val_split,
+                                 Kind(float, low=0, low_exclusive=True, high=1, high_exclusive=True))
+    subset = t.get("subset")
+    if subset is not None:
+        subset = check_scalar(ctx, "data.subset", subset, POSITIVE_INT)
+    batch_size = check_scalar(ctx, "data.batch_size", t.get("batch_size", 1000), POSITIVE_INT)
+    normalize = check_scalar(ctx, "data.normalize", t.get("normalize", "standard"),
+                             Kind(str, strings=known_normalizations()))
+    return DataSection(dataset, root, val_split, subset, batch_size, normalize)
+
+
+def _check_dataset(ctx: ErrorContext, dataset: str) -> None:
+    """Accept what :func:`hebbsearch.data.load_dataset` accepts: a listed name (case, dashes and
+    underscores do not matter) or any torchvision.datasets class."""
+    known = known_datasets()
+    if known is None:
+        return
+
+    def canon(name: str) -> str:
+        return "".join(ch for ch in name.lower() if ch.isalnum())
+
+    if canon(dataset) in {canon(k) for k in known} | {"npz"}:
+        return
+    try:
+        import torchvision.datasets as tvd
+
+        if any(canon(c) == canon(dataset) and isinstance(getattr(tvd, c, None), type) for c in tvd.__all__):
+            return
+    except ImportError:
+        pass
+    raise ctx.error("data.dataset", f"unknown dataset {dataset!r}; known datasets: {', '.join(known)} "
+                                    f"(or any torchvision.datasets class)")
+
+
+def parse_model_section(ctx: ErrorContext, raw: Any) -> ModelSection:
+    t = dict(expect_table(ctx, "model", raw))
+    if "preset" not in t:
+        raise ctx.error("model.preset", "missing; expected a preset name")
+    preset = check_scalar(ctx, "model.preset", t.pop("preset"), Kind(str))
+    presets = known_presets()
+    if presets is not None and preset not in presets:
+        raise ctx.error("model.preset", f"unknown preset {preset!r}; known presets: {', '.join(presets)}")
+    probe_after_raw = t.pop("probe_after", 1)
+    if isinstance(probe_after_raw, list):
+        if not probe_after_raw:
+            raise ctx.error("model.probe_after", "expected an integer >= 1 or a non-empty list of them")
+        values = tuple(check_scalar(ctx, "model.probe_after", v, POSITIVE_INT) for v in probe_after_raw)
+        if len(set(values)) != len(values):
+            raise ctx.error("model.probe_after", "expected distinct values")
+        probe_after: Spec = Choice(values) if len(values) > 1 else Fixed(values[0])
+    else:
+        probe_after = parse_spec(ctx, "model.probe_after", probe_after_raw, POSITIVE_INT, pair_is_range=False)
+    allowed = known_preset_options(preset)
+    options: dict[str, Spec] = {}
+    for key, value in t.items():
+        where = f"model.{key}"
+        if allowed is not None and key not in allowed:
+            known = ", ".join(["preset", "probe_after", *allowed])
+            raise ctx.error(where, f"unknown key for preset {preset!r}; expected one of: {known}")
+        options[key] = parse_option_spec(ctx, where, value)
+    return ModelSection(preset, probe_after, options)
+
+
+def parse_hebbian_section(ctx: ErrorContext, raw: Any) -> HebbianSection:
+    t = expect_table(ctx, "hebbian", raw)
+    d = HebbianSection()
+    check_known_keys(ctx, "hebbian", t, ("epochs", "lr", "lr_schedule", "batch_size"))
+    epochs_raw = t.get("epochs", d.epochs.value)
+    if isinstance(epochs_raw, list):  # per-layer epochs, not a range
+        if not epochs_raw:
+            raise ctx.error("hebbian.epochs", "expected an integer >= 1 or a per-layer list of them")
+        epochs: Spec = Fixed(tuple(check_scalar(ctx, "hebbian.epochs", e, NON_NEGATIVE_INT)
+                                   for e in epochs_raw))
+    else:
+        epochs = parse_spec(ctx, "hebbian.epochs", epochs_raw, NON_NEGATIVE_INT)
+    return HebbianSection(
+        epochs=epochs,
+        lr=parse_spec(ctx, "hebbian.lr", t.get("lr", d.lr.value), POSITIVE_FLOAT),
+        lr_schedule=parse_spec(ctx, "hebbian.lr_schedule", t.get("lr_schedule", d.lr_schedule.value),
+                               Kind(str, strings=training_names("LR_SCHEDULES"))),
+        batch_size=parse_spec(ctx, "hebbian.batch_size", t.get("batch_size", d.batch_size.value),
+                              POSITIVE_INT),
+    )
+
+
+_DROPOUT = Kind(float, low=0, high=1, high_exclusive=True)
+
+
+def parse_probe_section(ctx: ErrorContext, raw: Any, search_dropout: Any) -> ProbeSection:
+    t = expect_table(ctx, "probe", raw)
+    d = ProbeSection()
+    check_known_keys(ctx, "probe", t, ("epochs", "optimizer", "lr", "lr_schedule", "batch_size",
+                                       "weight_decay", "dropout"))
+    if "dropout" in t and search_dropout is not None:
+        raise ctx.error("search.dropout", "dropout is also set in [probe]; give it in one place")
+    dropout_where, dropout_raw = (("search.dropout", search_dropout) if search_dropout is not None
+                                  else ("probe.dropout", t.get("dropout", d.dropout.value)))
+    return ProbeSection(
+        epochs=parse_spec(ctx, "probe.epochs", t.get("epochs", d.epochs.value), POSITIVE_INT),
+        optimizer=parse_spec(ctx, "probe.optimizer", t.get("optimizer", d.optimizer.value),
+                             Kind(str, strings=training_names("OPTIMIZERS"))),
+        lr=parse_spec(ctx, "probe.lr", t.get("lr", d.lr.value), POSITIVE_FLOAT),
+        lr_schedule=parse_spec(ctx, "probe.lr_schedule", t.get("lr_schedule", d.lr_schedule.value),
+                               Kind(str, strings=training_names("PROBE_SCHEDULES"))),
+        batch_size=parse_spec(ctx, "probe.batch_size", t.get("batch_size", d.batch_size.value), POSITIVE_INT),
+        weight_decay=parse_spec(ctx, "probe.weight_decay", t.get("weight_decay", d.weight_decay.value),
+                                Kind(float, low=0)),
+        dropout=parse_spec(ctx, dropout_where, dropout_raw, _DROPOUT),
+    )
