@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from hebbsearch.cli import report, run, studies
 from hebbsearch.cli._output import set_verbosity
-from hebbsearch.errors import HebbsearchError
+from hebbsearch.errors import HebbsearchError, first_line
 
 PROG = "hebbsearch"
 COMMANDS = (run, report, studies)
@@ -80,13 +80,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as e:  # noqa: BLE001 - a bug or an unexpected environment problem: one line
         if args.debug:
             raise
-        _error(f"unexpected {type(e).__name__}: {_first_line(e)} (run with --debug for the traceback)")
+        detail = first_line(e, default="")
+        _error(f"unexpected {type(e).__name__}: {detail} (run with --debug for the traceback)")
         return 1
-
-
-def _first_line(e: BaseException) -> str:
-    lines = str(e).strip().splitlines()
-    return lines[0] if lines else ""
 
 
 def _error(text: str) -> None:

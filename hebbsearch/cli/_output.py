@@ -79,6 +79,11 @@ def render(header: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str) -> st
     raise ValueError(f"unknown format {fmt!r}")
 
 
+def fixed_decimals(row: Sequence[Any], digits: int = 4) -> list[Any]:
+    """``row`` with its floats written with ``digits`` decimals (for the plain-text table format)."""
+    return [f"{v:.{digits}f}" if isinstance(v, float) else v for v in row]
+
+
 def _md(text: str) -> str:
     return text.replace("|", r"\|")
 

@@ -14,31 +14,31 @@ import argparse
 import multiprocessing
 import os
 import signal
+from collections.abc import Callable
 from typing import Any
 
-from hebbsearch.cli._output import emit, message, render, render_json, verbosity
+from hebbsearch.cli._output import emit, fixed_decimals, message, render, render_json, verbosity
 
 DEFAULT_HEARTBEAT = 30
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
-    return value
+def _int_at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse ``type``: an integer >= ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = minimum - 1
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text!r}")
+        return value
+
+    return parse
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
+_positive_int = _int_at_least(1)
+_non_negative_int = _int_at_least(0)
 
 
 def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -168,11 +168,10 @@ def _run_pool(options: Any, jobs: int) -> None:
 
 
 def _summary(study: Any, fmt: str) -> int:
-    from optuna.trial import TrialState
+    from hebbsearch.search._report import trial_counts
 
-    trials = study.get_trials(deepcopy=False)
-    counts = {s: sum(t.state == state for t in trials) for s, state in (
-        ("complete", TrialState.COMPLETE), ("pruned", TrialState.PRUNED), ("failed", TrialState.FAIL))}
+    all_counts = trial_counts(study.get_trials(deepcopy=False))
+    counts = {name: all_counts[name] for name in ("complete", "pruned", "failed")}
     try:
         best = study.best_trial
     except ValueError:
@@ -190,6 +189,6 @@ def _summary(study: Any, fmt: str) -> int:
         params = " ".join(f"{k}={v}" for k, v in record["best_params"].items())
         row = [record[h] for h in header[:-1]] + [params]
         if fmt == "table":
-            row = [f"{v:.4f}" if isinstance(v, float) else v for v in row]
+            row = fixed_decimals(row)
         emit(render(header, [row], fmt))
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from hebbsearch.cli._output import emit, render, render_json
+from hebbsearch.cli._output import emit, fixed_decimals, render, render_json
 
 COLUMNS = ("study", "direction", "complete", "pruned", "failed", "running", "best_value", "best_trial",
            "created")
@@ -21,22 +21,20 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
 def study_records(storage: Any) -> list[dict[str, Any]]:
     """One record per study (see :data:`COLUMNS`)."""
     from optuna.study import StudyDirection
-    from optuna.trial import TrialState
+
+    from hebbsearch.search._report import best_complete_trial, trial_counts
 
     records = []
     for frozen in storage.get_all_studies():
         trials = storage.get_all_trials(frozen._study_id, deepcopy=False)
         maximize = frozen.direction == StudyDirection.MAXIMIZE
-        complete = [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
-        best = (max if maximize else min)(complete, key=lambda t: t.value) if complete else None
+        counts = trial_counts(trials)
+        best = best_complete_trial(trials, maximize)
         starts = [t.datetime_start for t in trials if t.datetime_start is not None]
         records.append({
             "study": frozen.study_name,
             "direction": "maximize" if maximize else "minimize",
-            "complete": len(complete),
-            "pruned": sum(t.state == TrialState.PRUNED for t in trials),
-            "failed": sum(t.state == TrialState.FAIL for t in trials),
-            "running": sum(t.state == TrialState.RUNNING for t in trials),
+            **{name: counts[name] for name in ("complete", "pruned", "failed", "running")},
             "best_value": best.value if best else None,
             "best_trial": best.number if best else None,
             "created": min(starts).isoformat(timespec="seconds") if starts else None,
@@ -53,6 +51,6 @@ def main(args: argparse.Namespace) -> int:
         return 0
     rows = [[r[c] for c in COLUMNS] for r in records]
     if args.format == "table":
-        rows = [[f"{v:.4f}" if isinstance(v, float) else v for v in row] for row in rows]
+        rows = [fixed_decimals(row) for row in rows]
     emit(render(COLUMNS, rows, args.format))
     return 0

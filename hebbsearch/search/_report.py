@@ -11,12 +11,15 @@ that column.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
+
+from hebbsearch.errors import first_line
 
 ROW_VAL = "Accuracy (val)"
 ROW_TEST = "Accuracy (test)"
@@ -48,6 +51,31 @@ class BestTable:
         }
 
 
+# trial states by the name reports and summaries give them
+STATE_NAMES = {
+    "complete": TrialState.COMPLETE,
+    "pruned": TrialState.PRUNED,
+    "failed": TrialState.FAIL,
+    "running": TrialState.RUNNING,
+    "waiting": TrialState.WAITING,
+}
+
+
+def trial_counts(trials: Iterable[FrozenTrial]) -> dict[str, int]:
+    """How many of ``trials`` are in each state of :data:`STATE_NAMES` (complete, pruned, failed...)."""
+    states = [t.state for t in trials]
+    return {name: states.count(state) for name, state in STATE_NAMES.items()}
+
+
+def best_complete_trial(trials: Iterable[FrozenTrial], maximize: bool) -> FrozenTrial | None:
+    """The complete trial with the best value (ties: the earliest, as ``study.best_trial``); None if none."""
+    complete = [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
+    if not complete:
+        return None
+    key = (lambda t: (-t.value, t.number)) if maximize else (lambda t: (t.value, t.number))
+    return min(complete, key=key)
+
+
 def probe_after_of(trial: FrozenTrial) -> int | None:
     """The probe position of ``trial`` (sampled or fixed)."""
     value = trial.params.get("probe_after", trial.user_attrs.get("probe_after"))
@@ -76,13 +104,7 @@ def best_table(study: optuna.Study) -> BestTable:
         pa = probe_after_of(t)
         if pa is not None:
             by_column.setdefault(pa, []).append(t)
-    best: dict[int, FrozenTrial] = {}
-    for pa, ts in by_column.items():
-        complete = [t for t in ts if t.state == TrialState.COMPLETE and t.value is not None]
-        if complete:
-            # ties: the earliest trial, as study.best_trial does
-            key = (lambda t: (-t.value, t.number)) if maximize else (lambda t: (t.value, t.number))
-            best[pa] = min(complete, key=key)
+    best = {pa: b for pa, ts in by_column.items() if (b := best_complete_trial(ts, maximize)) is not None}
     columns = sorted(by_column)
     rules = {r for t in trials if (r := rule_of(t))}
 
@@ -115,11 +137,10 @@ def best_table(study: optuna.Study) -> BestTable:
         (ROW_PARAMS, [t.user_attrs.get("n_params") if t else None for t in col_best]),
         (ROW_TRIAL, [t.number if t else None for t in col_best]),
     ]
-    for label, state in zip(COUNT_ROWS, (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)):
-        rows.append((label, [sum(t.state == state for t in by_column[pa]) for pa in columns]))
-    counts = {name: sum(t.state == state for t in trials) for name, state in (
-        ("complete", TrialState.COMPLETE), ("pruned", TrialState.PRUNED), ("failed", TrialState.FAIL),
-        ("running", TrialState.RUNNING), ("waiting", TrialState.WAITING))}
+    column_counts = [trial_counts(by_column[pa]) for pa in columns]
+    for label, name in zip(COUNT_ROWS, ("complete", "pruned", "failed")):
+        rows.append((label, [c[name] for c in column_counts]))
+    counts = trial_counts(trials)
     return BestTable(study.study_name, "maximize" if maximize else "minimize", columns, rows, counts, best)
 
 
@@ -163,9 +184,9 @@ def write_plots(study: optuna.Study, directory: str | Path) -> tuple[list[Path],
             plt.close(fig)
             written.append(path)
         except (ValueError, RuntimeError, ZeroDivisionError) as e:
-            skipped.append(f"{name}: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
+            skipped.append(f"{name}: {first_line(e)}")
     plt.close("all")
     return written, skipped
 
 
-__all__ = ["BestTable", "best_table", "probe_after_of", "write_plots"]
+__all__ = ["BestTable", "best_complete_trial", "best_table", "probe_after_of", "trial_counts", "write_plots"]

@@ -24,7 +24,7 @@ import optuna
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, TrialState
 
-from hebbsearch.errors import ConfigError, StorageError
+from hebbsearch.errors import ConfigError, StorageError, first_line
 from hebbsearch.search._config import StudyConfig, build_pruner, build_sampler, parse_study_text
 
 DEFAULT_STORAGE = "sqlite:///hebbsearch.db"
@@ -130,8 +130,7 @@ def _tune_sqlite(storage: RDBStorage) -> None:
 
 
 def _first_line(e: BaseException) -> str:
-    lines = [line.strip() for line in str(e).strip().splitlines() if line.strip()]
-    text = lines[0] if lines else type(e).__name__
+    text = first_line(e)
     # SQLAlchemy prefixes "(sqlite3.OperationalError) "; keep the message readable.
     if text.startswith("(") and ") " in text:
         text = text.split(") ", 1)[1]
