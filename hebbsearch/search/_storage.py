@@ -89,6 +89,8 @@ def open_storage(
         raise StorageError(f"no storage at {shown} (the file {sqlite} does not exist); run a study first "
                            f"or pass --storage")
     engine_kwargs: dict[str, Any] = {}
+    if url.startswith("postgresql://"):
+        _use_installed_postgres_driver()
     if url.startswith("sqlite"):
         # Several worker processes share one SQLite file: wait for locks instead of failing.
         engine_kwargs["connect_args"] = {"timeout": 60}
@@ -112,6 +114,21 @@ def open_storage(
     if url.startswith("sqlite") and sqlite is not None:
         _tune_sqlite(storage)
     return storage
+
+
+def _use_installed_postgres_driver() -> None:
+    """Let ``postgresql://`` URLs (no ``+driver``) work with the installed driver.
+
+    SQLAlchemy 2.1 reads them as psycopg (3); hebbsearch depends on psycopg2. When psycopg is missing
+    and psycopg2 is there, register psycopg2 as the default PostgreSQL driver of this process, so the
+    URL stays as the user wrote it (in messages, and for worker processes, which do the same).
+    """
+    import importlib.util
+
+    if importlib.util.find_spec("psycopg") is None and importlib.util.find_spec("psycopg2") is not None:
+        from sqlalchemy.dialects import registry
+
+        registry.register("postgresql", "sqlalchemy.dialects.postgresql.psycopg2", "PGDialect_psycopg2")
 
 
 def _tune_sqlite(storage: RDBStorage) -> None:

@@ -1,4 +1,6 @@
-"""Storage: URLs, missing studies, resume bookkeeping (what counts toward n_trials, re-queueing)."""
+"""Storage: URLs, missing studies, resume bookkeeping (what counts toward n_trials, re-queueing).
+
+Tests taking ``storage_url`` run on SQLite and on PostgreSQL (see tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from hebbsearch.search import (
     requeue_interrupted,
     resolve_storage_url,
     stored_config,
+    study_names,
 )
 
 from .conftest import TINY
@@ -47,15 +50,15 @@ def test_read_only_commands_do_not_create_sqlite_files(tmp_path: Path) -> None:
     assert not (tmp_path / "x.db").exists()
 
 
-def test_missing_study_names_the_existing_ones(tmp_path: Path) -> None:
-    storage = open_storage(f"sqlite:///{tmp_path}/s.db")
+def test_missing_study_names_the_existing_ones(storage_url: str) -> None:
+    storage = open_storage(storage_url)
     create_or_load_study(storage, parse_study_text(TINY, "s.toml"))
     with pytest.raises(StorageError, match="no study named 'other'.*studies there: tiny"):
         load_study(storage, "other")
 
 
-def test_study_file_is_stored_and_must_not_change(tmp_path: Path) -> None:
-    storage = open_storage(f"sqlite:///{tmp_path}/s.db")
+def test_study_file_is_stored_and_must_not_change(storage_url: str) -> None:
+    storage = open_storage(storage_url)
     config = parse_study_text(TINY, "s.toml")
     study = create_or_load_study(storage, config)
     assert stored_config(study).search == config.search
@@ -71,8 +74,8 @@ def _trial(state: TrialState, number_attrs: dict, delta: float = 0.2) -> optuna.
                         distributions={"krotov.delta": FloatDistribution(0.1, 0.4)}, user_attrs=number_attrs)
 
 
-def test_what_counts_toward_n_trials_and_requeueing() -> None:
-    study = optuna.create_study(direction="maximize")
+def test_what_counts_toward_n_trials_and_requeueing(storage_url: str) -> None:
+    study = optuna.create_study(storage=open_storage(storage_url), direction="maximize")
     study.add_trial(_trial(TrialState.COMPLETE, {}))
     study.add_trial(_trial(TrialState.PRUNED, {}))
     study.add_trial(_trial(TrialState.FAIL, {"fail_reason": "diverged: nan"}))
@@ -85,3 +88,27 @@ def test_what_counts_toward_n_trials_and_requeueing() -> None:
     assert len(waiting) == 1
     assert waiting[0].system_attrs["fixed_params"] == {"krotov.delta": 0.33}
     assert waiting[0].user_attrs["retry_of"] == 3
+
+
+def test_a_storage_is_shared_by_separate_connections(storage_url: str) -> None:
+    """What workers rely on: a study created through one storage object is resumed through another
+    (its own engine and connections), with its trials and stored study file."""
+    config = parse_study_text(TINY, "s.toml")
+    first = create_or_load_study(open_storage(storage_url), config)
+    first.add_trial(_trial(TrialState.COMPLETE, {}))
+    second = open_storage(storage_url, must_exist=True, heartbeat_interval=5)
+    assert study_names(second) == ["tiny"]
+    resumed = create_or_load_study(second, config, worker=1)
+    assert finished_count(resumed.get_trials()) == 1
+    assert stored_config(load_study(second, "tiny")).search == config.search
+
+
+def test_plain_postgresql_urls_use_the_installed_driver(postgres_url: str) -> None:
+    """SQLAlchemy 2.1 reads postgresql:// as psycopg 3; hebbsearch installs psycopg2. The URL must work
+    as written and stay as written in messages."""
+    assert postgres_url.startswith("postgresql://")
+    storage = open_storage(postgres_url)
+    assert storage.url == postgres_url
+    with pytest.raises(StorageError) as info:
+        load_study(storage, "nope")
+    assert str(info.value) == f"no study named 'nope' in {postgres_url}; the storage has no studies"
