@@ -96,7 +96,14 @@ def study_file(tmp_path: Path) -> Callable[..., Path]:
 
 
 @pytest.fixture
-def storage(tmp_path: Path) -> str:
+def storage(storage_url: str) -> str:
+    """A fresh study storage URL: tests using it run on SQLite and on PostgreSQL (tests/conftest.py)."""
+    return storage_url
+
+
+@pytest.fixture
+def sqlite_storage(tmp_path: Path) -> str:
+    """For tests where the backend does not matter (errors found before the storage is opened)."""
     return f"sqlite:///{tmp_path / 'studies.db'}"
 
 

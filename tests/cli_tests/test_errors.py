@@ -1,4 +1,7 @@
-"""Errors: bad study files exit 2, storage problems exit 1; always exactly one line on stderr."""
+"""Errors: bad study files exit 2, storage problems exit 1; always exactly one line on stderr.
+
+Tests taking ``storage`` run on SQLite and on PostgreSQL; ``sqlite_storage`` where the error comes
+before the storage is used."""
 
 from __future__ import annotations
 
@@ -26,10 +29,10 @@ BAD_FILES = {
 
 
 @pytest.mark.parametrize("case", list(BAD_FILES))
-def test_bad_study_file_exits_2_with_one_line(cli, study_file, storage, case) -> None:
+def test_bad_study_file_exits_2_with_one_line(cli, study_file, sqlite_storage, case) -> None:
     replace, expected = BAD_FILES[case]
     path = study_file(replace=replace)
-    r = cli("run", path, "--storage", storage)
+    r = cli("run", path, "--storage", sqlite_storage)
     assert r.code == 2
     assert r.err_lines == [r.err.strip()]  # exactly one line
     assert r.err.startswith(f"hebbsearch: error: {path}: ")
@@ -37,8 +40,8 @@ def test_bad_study_file_exits_2_with_one_line(cli, study_file, storage, case) ->
     assert r.out == ""
 
 
-def test_missing_study_file(cli, tmp_path, storage) -> None:
-    r = cli("run", tmp_path / "nope.toml", "--storage", storage)
+def test_missing_study_file(cli, tmp_path, sqlite_storage) -> None:
+    r = cli("run", tmp_path / "nope.toml", "--storage", sqlite_storage)
     assert r.code == 2 and len(r.err_lines) == 1 and "cannot read study file" in r.err
 
 
@@ -82,18 +85,18 @@ def test_usage_errors_exit_2(cli, study_file) -> None:
     assert cli("report", "x", "--format", "xml").code == 2
 
 
-def test_shared_flags_before_or_after_the_command(cli, study_file, storage) -> None:
-    assert cli("-q", "--storage", storage, "run", study_file(), "--n-trials", "1").code == 0
-    r = cli("studies", "--storage", storage, "-q")
+def test_shared_flags_before_or_after_the_command(cli, study_file, sqlite_storage) -> None:
+    assert cli("-q", "--storage", sqlite_storage, "run", study_file(), "--n-trials", "1").code == 0
+    r = cli("studies", "--storage", sqlite_storage, "-q")
     assert r.code == 0 and "tiny" in r.out
 
 
-def test_debug_shows_the_traceback(cli, study_file, storage) -> None:
+def test_debug_shows_the_traceback(cli, study_file, sqlite_storage) -> None:
     path = study_file(replace={"n_trials = 6": "n_trials = 0"})
     from hebbsearch.errors import ConfigError
 
     with pytest.raises(ConfigError):
-        cli("run", path, "--storage", storage, "--debug")
+        cli("run", path, "--storage", sqlite_storage, "--debug")
 
 
 def test_console_entry_point_in_a_fresh_interpreter(tmp_path) -> None:

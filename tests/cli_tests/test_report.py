@@ -1,5 +1,5 @@
 """``hebbsearch report`` in every format, parsed back and checked against the best trial per probe position;
-``hebbsearch studies``."""
+``hebbsearch studies``. Tests taking ``storage`` run on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -146,7 +146,9 @@ def test_latex(cli, storage, handmade, tmp_path) -> None:
 
 def test_report_of_a_real_run_and_plots(cli, study_file, storage, tmp_path) -> None:
     assert cli("run", study_file(), "--storage", storage, "-q").code == 0
-    study = optuna.load_study(study_name="tiny", storage=storage)
+    from hebbsearch.search import open_storage
+
+    study = optuna.load_study(study_name="tiny", storage=open_storage(storage))
     plots = tmp_path / "plots"
     r = cli("report", "tiny", "--storage", storage, "--format", "json", "--plots", plots)
     assert r.code == 0, r.err

@@ -1,4 +1,6 @@
-"""``hebbsearch run``: pruning, resuming, Ctrl-C, killed workers, several processes."""
+"""``hebbsearch run``: pruning, resuming, Ctrl-C, killed workers, several processes.
+
+Every test runs on SQLite and on PostgreSQL (the ``storage`` fixture, tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from hebbsearch.search import create_or_load_study, finished_count, open_storage
 
 
 def load(storage: str, name: str = "tiny") -> optuna.Study:
-    return optuna.load_study(study_name=name, storage=storage)
+    return optuna.load_study(study_name=name, storage=open_storage(storage))
 
 
 def states(study: optuna.Study) -> list[TrialState]:
