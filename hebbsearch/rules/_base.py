@@ -75,6 +75,10 @@ class Rule(ABC):
 
     name: ClassVar[str] = ""
     hyperparameters: ClassVar[tuple[HyperParameter, ...]] = ()
+    #: Keyword-only constructor options that are not searched but change what the rule computes (e.g.
+    #: Krotov's ``norm_scope``): part of :attr:`params`, repr and equality, so a round trip through
+    #: ``get_rule(name, **rule.params)`` keeps them. Each is stored as an attribute of that name.
+    options: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, **params: Any) -> None:
         declared = {hp.name: hp for hp in self.hyperparameters}
@@ -153,8 +157,11 @@ class Rule(ABC):
 
     @property
     def params(self) -> dict[str, Any]:
-        """The hyperparameters as a dict."""
-        return {hp.name: getattr(self, hp.name) for hp in self.hyperparameters}
+        """The hyperparameters, then the :attr:`options`, as a dict: ``get_rule(name, **params)`` rebuilds
+        an equal rule."""
+        params = {hp.name: getattr(self, hp.name) for hp in self.hyperparameters}
+        params.update((name, getattr(self, name)) for name in self.options)
+        return params
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())

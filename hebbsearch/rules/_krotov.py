@@ -67,6 +67,7 @@ class Krotov(Rule):
         HyperParameter("k", int, 7, low=2, high=10, valid_low=2, help="rank of the anti-Hebbian unit"),
         HyperParameter("delta", float, 0.4, low=0.0, high=0.4, valid_low=0.0, help="anti-Hebbian strength"),
     )
+    options = ("norm_scope",)
 
     def __init__(self, *, norm_scope: str = "matrix", **params: Any) -> None:
         super().__init__(**params)

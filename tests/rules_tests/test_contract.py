@@ -191,7 +191,7 @@ def test_cuda_matches_cpu(name):
 def test_repr_and_params_round_trip(name):
     rule = get_rule(name)
     assert repr(rule).startswith(type(rule).__name__ + "(")
-    assert set(rule.params) == {hp.name for hp in rule.hyperparameters}
+    assert list(rule.params) == [hp.name for hp in rule.hyperparameters] + list(rule.options)
     rebuilt = get_rule(name, **rule.params)
     assert rebuilt == rule and hash(rebuilt) == hash(rule) and repr(rebuilt) == repr(rule)
     for hp in rule.hyperparameters:  # a non-default value survives the round trip too

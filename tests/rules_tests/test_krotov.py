@@ -166,6 +166,17 @@ def test_bad_hyperparameters_name_the_parameter(params, name):
         get_rule("krotov", **params)
 
 
+def test_norm_scope_survives_a_round_trip_through_params():
+    rule = get_rule("krotov", p=4, k=3, delta=0.2, norm_scope="unit")
+    assert rule.params["norm_scope"] == "unit" and "norm_scope='unit'" in repr(rule)
+    rebuilt = get_rule("krotov", **rule.params)
+    assert rebuilt.norm_scope == "unit" and rebuilt == rule and hash(rebuilt) == hash(rule)
+    assert rule != get_rule("krotov", p=4, k=3, delta=0.2)  # the scope changes the update
+    assert get_rule("krotov").params["norm_scope"] == "matrix"
+    # an option, not a searched hyperparameter
+    assert "norm_scope" not in {hp.name for hp in Krotov.hyperparameters}
+
+
 @pytest.mark.parametrize("units", [7, 5])
 def test_k_must_be_below_the_number_of_units(units):
     with pytest.raises(ValueError, match=r"\bk\b"):
