@@ -123,7 +123,7 @@ class Objective:
         for rule in self.config.search.rules:
             for depth in probe_positions(self.config):
                 try:
-                    build_stack(self.config.model.preset, splits.input_shape, get_rule(rule), depth=depth,
+                    build_stack(self.config.model.architecture(), splits.input_shape, get_rule(rule), depth=depth,
                                 device="cpu", **options)
                 except (ValueError, TypeError) as e:
                     raise ConfigError(str(e), source=self.config.source, field="model") from None
@@ -163,7 +163,7 @@ class Objective:
             splits = load_data(self.config, self.data_dir, self.device)
         try:
             rule = get_rule(settings.rule, **settings.rule_params)
-            stack = build_stack(self.config.model.preset, splits.input_shape, rule,
+            stack = build_stack(self.config.model.architecture(), splits.input_shape, rule,
                                 depth=settings.probe_after, seed=seed, device=self.device,
                                 **settings.model_options)
         except ValueError as e:  # e.g. k >= units: these settings cannot work

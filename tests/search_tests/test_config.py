@@ -184,3 +184,39 @@ def test_sampler_dependencies_are_checked_up_front() -> None:
             assert f"sampler '{name}' needs the 'scipy' package" in error_of(text)
         else:
             assert parse_study_text(text, "s.toml").study.sampler.name == name
+
+
+LAYERS = TINY.replace('preset = "krotov_fc"\nhidden = 32\npower = 1.0', 'probe_after = [1, 2]\nwidth = 0.5') + """
+[[model.layers]]
+type = "conv"
+units = 16
+kernel = 3
+padding = 1
+pool = "max"
+pool_size = 2
+
+[[model.layers]]
+type = "linear"
+units = 20
+activation = "relu_power"
+power = 2
+"""
+
+
+def test_explicit_layers() -> None:
+    model = parse_study_text(LAYERS, "s.toml").model
+    assert model.preset == "layers" and len(model.layers) == 2 and model.layers[0]["kernel"] == 3
+    assert model.probe_after == Choice((1, 2)) and model.options == {"width": Fixed(0.5)}
+    architecture = model.architecture()
+    assert [layer.kernel for layer in architecture.layers] == [3, None]
+
+
+@pytest.mark.parametrize(("change", "expected"), [
+    (("[model]", '[model]\npreset = "krotov_fc"'), "s.toml: model.layers: give either 'preset' or 'layers', not both"),
+    (("kernel = 3", "kernel = 3\ncolour = 1"), "s.toml: model.layers[0].colour: unknown key; expected one of: type,"),
+    (("units = 20", "units = 0"), "s.toml: model.layers[1].units: expected an integer >= 1, got 0"),
+    (("pool_size = 2", 'pool_size = "big"'), "s.toml: model.layers[0].pool_size: expected an integer >= 1"),
+    (("width = 0.5", "hidden = 8"), "s.toml: model.hidden: unknown key with [[model.layers]] (set it per layer)"),
+])
+def test_explicit_layers_errors_name_the_field(change, expected) -> None:
+    assert error_of(LAYERS.replace(*change)).startswith(expected)

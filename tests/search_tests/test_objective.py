@@ -87,3 +87,28 @@ def test_cuda_must_exist() -> None:
         pytest.skip("CUDA is available here")
     with pytest.raises(ConfigError, match="--device"):
         Objective(parse_study_text(TINY, "s.toml"), device="cuda")
+
+
+def test_explicit_layers_run_at_each_probe_position() -> None:
+    from .test_config import LAYERS
+
+    config = parse_study_text(LAYERS, "s.toml")
+    Objective(config, device="cpu").check()
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=0))
+    for probe_after in (1, 2):
+        study.enqueue_trial({"probe_after": probe_after})
+    study.optimize(Objective(config, device="cpu"), n_trials=2)
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 2
+    assert [t.user_attrs["probe_after"] for t in study.trials] == [1, 2]
+    assert [len(t.user_attrs["convergence"]) for t in study.trials] == [1, 2]
+    # width 0.5: conv 8 × 1×3×3 (pool 2: 8×4×4 features), then linear 10 × 128; the probe maps to 10 classes
+    conv, linear = 8 * 9, 10 * 128
+    assert [t.user_attrs["n_params"] for t in study.trials] == [conv + 128 * 10 + 10, conv + linear + 10 * 10 + 10]
+
+
+def test_explicit_layers_deeper_than_written_fail_before_any_trial() -> None:
+    from .test_config import LAYERS
+
+    config = parse_study_text(LAYERS.replace("probe_after = [1, 2]", "probe_after = 3"), "s.toml")
+    with pytest.raises(ConfigError, match="s.toml: model: .*depth must be an int in 1..2"):
+        Objective(config, device="cpu").check()

@@ -132,12 +132,19 @@ def _check_dataset(ctx: ErrorContext, dataset: str) -> None:
 
 def parse_model_section(ctx: ErrorContext, raw: Any) -> ModelSection:
     t = dict(expect_table(ctx, "model", raw))
-    if "preset" not in t:
-        raise ctx.error("model.preset", "missing; expected a preset name")
-    preset = check_scalar(ctx, "model.preset", t.pop("preset"), Kind(str))
-    presets = known_presets()
-    if presets is not None and preset not in presets:
-        raise ctx.error("model.preset", f"unknown preset {preset!r}; known presets: {', '.join(presets)}")
+    layers = None
+    if "layers" in t:
+        if "preset" in t:
+            raise ctx.error("model.layers", "give either 'preset' or 'layers', not both")
+        layers = _parse_layers(ctx, t.pop("layers"))
+        preset = "layers"
+    elif "preset" not in t:
+        raise ctx.error("model.preset", "missing; expected a preset name (or the layers as [[model.layers]])")
+    else:
+        preset = check_scalar(ctx, "model.preset", t.pop("preset"), Kind(str))
+        presets = known_presets()
+        if presets is not None and preset not in presets:
+            raise ctx.error("model.preset", f"unknown preset {preset!r}; known presets: {', '.join(presets)}")
     probe_after_raw = t.pop("probe_after", 1)
     if isinstance(probe_after_raw, list):
         if not probe_after_raw:
@@ -148,15 +155,33 @@ def parse_model_section(ctx: ErrorContext, raw: Any) -> ModelSection:
         probe_after: Spec = Choice(values) if len(values) > 1 else Fixed(values[0])
     else:
         probe_after = parse_spec(ctx, "model.probe_after", probe_after_raw, POSITIVE_INT, pair_is_range=False)
-    allowed = known_preset_options(preset)
     options: dict[str, Spec] = {}
     for key, value in t.items():
         where = f"model.{key}"
+        if layers is not None and key not in LAYERS_OPTIONS:
+            known = ", ".join(["layers", "probe_after", *LAYERS_OPTIONS])
+            raise ctx.error(where, f"unknown key with [[model.layers]] (set it per layer); expected one of: {known}")
+        allowed = known_preset_options(preset) if layers is None else None
         if allowed is not None and key not in allowed:
             known = ", ".join(["preset", "probe_after", *allowed])
             raise ctx.error(where, f"unknown key for preset {preset!r}; expected one of: {known}")
         options[key] = parse_option_spec(ctx, where, value)
-    return ModelSection(preset, probe_after, options)
+    return ModelSection(preset, probe_after, options, layers)
+
+
+# Options of the whole stack that still apply when the layers are written out one by one.
+LAYERS_OPTIONS = ("width", "init", "padding_mode")
+
+
+def _parse_layers(ctx: ErrorContext, raw: Any) -> tuple[dict[str, Any], ...]:
+    """``[[model.layers]]``: checked by the models package, errors pointed at ``model.layers[i].key``."""
+    from hebbsearch.models import LayerSpecError, preset_from_layers
+
+    try:
+        preset_from_layers(raw)
+    except LayerSpecError as e:
+        raise ctx.error(f"model.{e.field}", e.expected) from None
+    return tuple(dict(layer) for layer in raw)
 
 
 def parse_hebbian_section(ctx: ErrorContext, raw: Any) -> HebbianSection:

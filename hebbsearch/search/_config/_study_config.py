@@ -44,8 +44,18 @@ class DataSection:
 @dataclass(frozen=True)
 class ModelSection:
     preset: str
+    """A preset's name, or ``"layers"`` when the file writes the architecture out as ``[[model.layers]]``."""
     probe_after: Spec = Fixed(1)
     options: dict[str, Spec] = field(default_factory=dict)
+    layers: tuple[dict[str, Any], ...] | None = None
+
+    def architecture(self) -> Any:
+        """What :func:`hebbsearch.models.build_stack` takes as ``preset``: the name, or the explicit layers."""
+        if self.layers is None:
+            return self.preset
+        from hebbsearch.models import preset_from_layers
+
+        return preset_from_layers(self.layers, name=self.preset)
 
 
 @dataclass(frozen=True)
