@@ -191,7 +191,8 @@ def build_stack(
     units = [max(1, round(u * width)) for u in units]
     activations = _per_layer(opts["activation"], n_layers, depth, "activation", preset)
     powers = _per_layer(opts["power"], n_layers, depth, "power", preset)
-    norms = _per_layer(opts["input_norm"], n_layers, depth, "input_norm", preset)
+    norms = [None if norm == "none" else norm  # "none": a study file cannot write None
+             for norm in _per_layer(opts["input_norm"], n_layers, depth, "input_norm", preset)]
     rules = _rules(rule, depth, n_layers, preset)
     device = torch.device(device) if device is not None else None
 

@@ -174,7 +174,7 @@ class Objective:
             h = settings.hebbian
             with _timed(times, "hebbian"):
                 convergence = train_hebbian(
-                    stack, splits.train_x, upto=settings.probe_after, epochs=_epochs(h["epochs"]), lr=h["lr"],
+                    stack, splits.train_x, upto=settings.probe_after, epochs=_epochs(h["epochs"], settings.probe_after), lr=h["lr"],
                     lr_schedule=h["lr_schedule"], batch_size=h["batch_size"], seed=seed,
                     progress=self._hebbian_progress(n),
                 )
@@ -227,8 +227,10 @@ class Objective:
         return lambda done, total: report(n, phase, done, total)
 
 
-def _epochs(value: Any) -> Any:
-    return list(value) if isinstance(value, tuple) else value
+def _epochs(value: Any, depth: int) -> Any:
+    """One count for every layer, or the first ``depth`` of a per-layer list (the file's list covers the
+    deepest probe position; a trial may probe earlier)."""
+    return list(value[:depth]) if isinstance(value, tuple) else value
 
 
 def _first_value(spec: Any) -> Any:

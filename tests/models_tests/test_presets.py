@@ -183,3 +183,8 @@ def test_seed_controls_initial_weights_and_depth_does_not() -> None:
     assert not torch.equal(b.blocks[1].layer.weight[:, :3].flatten()[:50],
                            b.blocks[2].layer.weight[:, :3].flatten()[:50])
     assert isinstance(a, HebbianStack) and a.preset == "amato5"
+
+
+def test_input_norm_none_as_a_study_file_writes_it() -> None:
+    stack = build_stack("amato5", (3, 32, 32), RULE, depth=2, input_norm=["none", "unit"])
+    assert [layer.input_norm for layer in stack.hebbian_layers()] == [None, "unit"]

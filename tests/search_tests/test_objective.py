@@ -92,7 +92,8 @@ def test_cuda_must_exist() -> None:
 def test_explicit_layers_run_at_each_probe_position() -> None:
     from .test_config import LAYERS
 
-    config = parse_study_text(LAYERS, "s.toml")
+    # per-layer epochs: a trial probing after layer 1 uses the first entry only
+    config = parse_study_text(LAYERS.replace("epochs = 1", "epochs = [2, 1]"), "s.toml")
     Objective(config, device="cpu").check()
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=0))
     for probe_after in (1, 2):
