@@ -92,7 +92,8 @@ class HebbianLayer(nn.Module):
     def _normalise(self, x: Tensor, learning: bool) -> Tensor:
         if self.input_norm == "batch":
             assert self.norm is not None
-            self.norm.train(learning)  # batch statistics while learning, running ones for inference
+            if self.norm.training != learning:  # (Module.train walks the children: skip it if set)
+                self.norm.train(learning)  # batch statistics while learning, running ones for inference
             return self.norm(x)
         if self.input_norm == "unit":
             flat = x.reshape(x.shape[0], -1)
@@ -114,10 +115,12 @@ class HebbianLayer(nn.Module):
             weight2d.add_(d, alpha=lr)
             changed = weight2d
         else:
-            weight2d.index_add_(0, rows, d, alpha=lr)
+            weight2d.index_add_(0, rows, d, alpha=lr)  # (CPU: ~2x quicker than index_copy_)
             changed = weight2d.index_select(0, rows)
-        # max|w| is NaN or inf iff some entry is: one reduction, ~10x cheaper than isfinite().all()
-        if changed.numel() and not math.isfinite(float(changed.abs().amax())):
+        # a sum is NaN or ±inf if any entry is (or if huge entries overflow it: then check exactly):
+        # one pass without temporaries, ~2x cheaper than abs().amax(), ~10x than isfinite().all()
+        if changed.numel() and not math.isfinite(float(changed.sum())) \
+                and not bool(torch.isfinite(changed).all()):
             raise DivergenceError(self, rule)
         if state:
             for key, value in rule.next_state(state, weight2d, x, currents).items():
@@ -129,7 +132,7 @@ class HebbianLayer(nn.Module):
             if rows is None:
                 transformed2d.copy_(rule.transform(weight2d))
             else:
-                transformed2d[rows] = rule.transform(changed)
+                copy_rows_(transformed2d, rows, rule.transform(changed))
 
     def _mark_transform_fresh(self) -> None:
         self._transformed_key = (self.weight._version, self.weight.data_ptr())
@@ -145,3 +148,18 @@ class HebbianLayer(nn.Module):
 
     def hebbian_step(self, x: Tensor, lr: float) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
+
+
+def copy_rows_(dst: Tensor, rows: Tensor, src: Tensor) -> None:
+    """``dst[rows] = src`` for distinct rows. On CPU, index_copy_ moves one element at a time: rows
+    reinterpreted as 16-byte elements (a bit-exact copy) go ~3x faster."""
+    wide = torch.complex128
+    if (dst.device.type == "cpu" and dst.dtype == src.dtype and dst.stride(-1) == 1 and src.stride(-1) == 1
+            and (dst.shape[-1] * dst.element_size()) % 16 == 0
+            and (dst.storage_offset() * dst.element_size()) % 16 == 0
+            and (src.storage_offset() * src.element_size()) % 16 == 0
+            and all(st * dst.element_size() % 16 == 0 for st in dst.stride()[:-1])
+            and all(st * src.element_size() % 16 == 0 for st in src.stride()[:-1])):
+        dst.view(wide).index_copy_(0, rows, src.view(wide))
+    else:
+        dst.index_copy_(0, rows, src)

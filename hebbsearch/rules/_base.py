@@ -131,7 +131,8 @@ class Rule(ABC):
     ) -> tuple[Tensor | None, Tensor]:
         """Return ``(rows, dW_rows)``: only the rows of dW that may be non-zero.
 
-        ``rows`` is a 1-D index tensor, or ``None`` meaning all rows. The default is dense.
+        ``rows`` is a 1-D tensor of distinct row indices, or ``None`` meaning all rows. The default is
+        dense.
         """
         return None, self.update(weight, x, currents=currents, state=state)
 

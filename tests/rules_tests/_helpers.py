@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 F64 = torch.float64
@@ -32,3 +33,21 @@ def top_components(cov: torch.Tensor, n: int) -> torch.Tensor:
 
 def abs_cos(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (a * b).sum(-1).abs() / (a.norm(dim=-1) * b.norm(dim=-1))
+
+
+def krotov_reference(w: np.ndarray, x: np.ndarray, p: int, k: int, delta: float,
+                     scope: str = "matrix") -> np.ndarray:
+    """Krotov & Hopfield (2019), "fast implementation", written densely in numpy (float64)."""
+    sig = np.sign(w) * np.abs(w) ** (p - 1)                 # synaptic transform
+    currents = x @ sig.T                                    # (M, K)
+    order = np.argsort(-currents, axis=1, kind="stable")    # units by decreasing current
+    g = np.zeros_like(currents)
+    rows = np.arange(x.shape[0])
+    g[rows, order[:, 0]] = 1.0
+    g[rows, order[:, k - 1]] = -delta
+    dw = g.T @ x - (g * currents).sum(axis=0)[:, None] * w
+    if scope == "matrix":
+        nc = np.abs(dw).max()
+    else:
+        nc = np.abs(dw).max(axis=1, keepdims=True)
+    return dw / np.maximum(nc, 1e-30)

@@ -9,25 +9,9 @@ import torch
 from hebbsearch.layers import HebbianConv2d, HebbianLinear
 from hebbsearch.rules import Krotov, get_rule
 
+from tests.rules_tests._helpers import krotov_reference
+
 biopytorch = pytest.importorskip("biopytorch")
-
-
-def krotov_reference(w: np.ndarray, x: np.ndarray, p: int, k: int, delta: float,
-                     scope: str = "matrix") -> np.ndarray:
-    """Krotov & Hopfield (2019), "fast implementation", written densely in numpy (float64)."""
-    sig = np.sign(w) * np.abs(w) ** (p - 1)                 # synaptic transform
-    currents = x @ sig.T                                    # (M, K)
-    order = np.argsort(-currents, axis=1, kind="stable")    # units by decreasing current
-    g = np.zeros_like(currents)
-    rows = np.arange(x.shape[0])
-    g[rows, order[:, 0]] = 1.0
-    g[rows, order[:, k - 1]] = -delta
-    dw = g.T @ x - (g * currents).sum(axis=0)[:, None] * w
-    if scope == "matrix":
-        nc = np.abs(dw).max()
-    else:
-        nc = np.abs(dw).max(axis=1, keepdims=True)
-    return dw / np.maximum(nc, 1e-30)
 
 
 def _data(units: int, m: int, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
