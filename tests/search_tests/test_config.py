@@ -220,3 +220,21 @@ def test_explicit_layers() -> None:
 ])
 def test_explicit_layers_errors_name_the_field(change, expected) -> None:
     assert error_of(LAYERS.replace(*change)).startswith(expected)
+
+
+SOFTHEBB = TINY.split("[search.krotov]")[0] + """[search]
+rule = "softhebb"
+
+[search.softhebb]
+anti_hebbian = true
+scale = "max"
+norm_lr_power = 0.5
+"""
+
+
+def test_rule_options_are_fixed_or_chosen_and_checked_up_front() -> None:
+    params = parse_study_text(SOFTHEBB, "s.toml").search.rule_params["softhebb"]
+    assert params["anti_hebbian"] == Fixed(True) and params["scale"] == Fixed("max")
+    assert params["norm_lr_power"] == Fixed(0.5)
+    assert error_of(SOFTHEBB.replace('scale = "max"', 'scale = {choices = ["max", "big"]}')) == (
+        "s.toml: search.softhebb.scale: rule 'softhebb': scale must be 'mean' or 'max', got 'big'")

@@ -10,7 +10,8 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from hebbsearch.search._config._specs import Fixed, FloatRange, IntRange, Spec
+from hebbsearch.errors import first_line
+from hebbsearch.search._config._specs import Choice, Fixed, FloatRange, IntRange, Spec
 from hebbsearch.search._config._study_config import SearchSection
 from hebbsearch.search._config._values import (
     ErrorContext,
@@ -66,6 +67,7 @@ def _rule_params(ctx: ErrorContext, rule: str, cls: type, raw: Any) -> dict[str,
                                               f"{', '.join([*declared, *extra]) or 'none'}")
         if key in extra:
             specs[key] = parse_option_spec(ctx, f"{where}.{key}", value)
+            _check_option(ctx, f"{where}.{key}", cls, key, specs[key])
             continue
         hp = declared[key]
         specs[key] = parse_spec(ctx, f"{where}.{key}", value, _hp_kind(hp))
@@ -75,6 +77,16 @@ def _rule_params(ctx: ErrorContext, rule: str, cls: type, raw: Any) -> dict[str,
     ordered = {name: specs[name] for name in declared}
     ordered.update({k: v for k, v in specs.items() if k not in declared})
     return ordered
+
+
+def _check_option(ctx: ErrorContext, where: str, cls: type, key: str, spec: Spec) -> None:
+    """A rule option's every possible value must construct the rule now, not fail trial after trial."""
+    values = spec.choices if isinstance(spec, Choice) else (spec.value,) if isinstance(spec, Fixed) else ()
+    for value in values:
+        try:
+            cls(**{key: value})
+        except (ValueError, TypeError) as e:
+            raise ctx.error(where, first_line(e)) from None
 
 
 def _hp_kind(hp: Any) -> Kind:
