@@ -7,6 +7,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -27,6 +28,30 @@ class ProbeResult:
     history: list[float] = field(default_factory=list)
 
 
+class Dropout(nn.Dropout):
+    """``nn.Dropout`` whose CPU masks come from numpy's PCG64 generator.
+
+    torch's CPU ``bernoulli_`` draws one Mersenne-Twister number per element (~12 ns): on a probe over
+    wide features (SoftHebb's 24 576) it took 80 % of each training step. numpy fills 16-bit integers
+    from buffered 64-bit draws, ~10x faster. An element is kept when its integer is ≥ round(p·2¹⁶),
+    i.e. with probability 1 − p to within 2⁻¹⁶, and scaled by 1 / (1 − p) as usual. The generator is
+    seeded from torch's global one when the module is made, so a seeded run repeats. CUDA tensors and
+    eval mode behave exactly as ``nn.Dropout``.
+    """
+
+    def __init__(self, p: float = 0.5) -> None:
+        super().__init__(p)
+        self._rng = np.random.default_rng(int(torch.randint(0, 2**62, ())))
+        self._threshold = min(round(p * 65536), 65535)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.training or self.p == 0 or x.device.type != "cpu":
+            return super().forward(x)
+        draws = self._rng.integers(0, 65536, size=x.shape, dtype=np.uint16)
+        keep = torch.from_numpy(np.greater_equal(draws, self._threshold))
+        return x * keep * (1.0 / (1.0 - self.p))
+
+
 def make_probe(num_features: int, num_classes: int, dropout: float = 0.0) -> nn.Sequential:
     """BatchNorm1d(num_features, affine=False) → Dropout(dropout) → Linear(num_features, num_classes).
 
@@ -36,7 +61,7 @@ def make_probe(num_features: int, num_classes: int, dropout: float = 0.0) -> nn.
         raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
     return nn.Sequential(
         nn.BatchNorm1d(num_features, affine=False),
-        nn.Dropout(dropout),
+        Dropout(dropout),
         nn.Linear(num_features, num_classes),
     )
 

@@ -148,3 +148,32 @@ def test_pipeline_on_cuda() -> None:
     assert feats[0].is_cuda
     result = train_probe((feats[0], d.train_y), (feats[1], d.val_y), num_classes=10, epochs=3, lr=1e-2)
     assert result.val_accuracy > 0.8 and next(result.probe.parameters()).is_cuda
+
+
+@pytest.mark.parametrize("p", [0.1, 0.5, 0.8])
+def test_dropout_keeps_1_minus_p_and_rescales(p) -> None:
+    from hebbsearch.training._probe import Dropout
+
+    torch.manual_seed(0)
+    drop = Dropout(p).train()
+    x = torch.rand(1000, 1000) + 0.5
+    out = drop(x)
+    kept = out != 0
+    n = x.numel()
+    assert abs(int(kept.sum()) - n * (1 - p)) < 6 * math.sqrt(n * p * (1 - p))  # 6 sigma of the binomial
+    torch.testing.assert_close(out[kept], x[kept] / (1 - p))
+    assert not torch.equal(drop(x) != 0, kept)  # a fresh mask each call
+    assert torch.equal(drop.eval()(x), x)
+
+
+def test_dropout_is_seeded_by_torch_and_passes_gradients() -> None:
+    from hebbsearch.training._probe import Dropout
+
+    x = torch.ones(4, 50, requires_grad=True)
+    torch.manual_seed(3)
+    first = Dropout(0.5)(x)
+    torch.manual_seed(3)
+    second = Dropout(0.5)(x)
+    assert torch.equal(first, second)
+    first.sum().backward()
+    torch.testing.assert_close(x.grad, first.detach())  # d(out)/dx = mask / (1 - p) = out for x = 1
