@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -22,8 +23,7 @@ class ReLUPower(nn.Module):
         self.power = float(power)
 
     def forward(self, x: Tensor) -> Tensor:
-        y = torch.relu(x)
-        return y if self.power == 1.0 else y.pow(self.power)
+        return _relu_pow(x, self.power)
 
     def extra_repr(self) -> str:
         return f"power={self.power}"
@@ -39,11 +39,42 @@ class Triangle(nn.Module):
         self.power = float(power)
 
     def forward(self, x: Tensor) -> Tensor:
-        y = torch.relu(x - x.mean(dim=1, keepdim=True))
-        return y if self.power == 1.0 else y.pow(self.power)
+        return _relu_pow(self.center(x), self.power)
+
+    def _tail(self, x: Tensor) -> Tensor:
+        return _relu_pow(x, self.power)
+
+    @staticmethod
+    def center(x: Tensor) -> Tensor:
+        """u − mean over units: the part of the triangle that is not elementwise."""
+        return x - x.mean(dim=1, keepdim=True)
 
     def extra_repr(self) -> str:
         return f"power={self.power}"
+
+
+def _relu_pow(x: Tensor, power: float) -> Tensor:
+    y = torch.relu(x)
+    return y if power == 1.0 else y.pow(power)
+
+
+def monotone_split(activation: nn.Module) -> tuple[Callable[[Tensor], Tensor], Callable[[Tensor], Tensor]] | None:
+    """``(pre, tail)`` with ``activation(u) == tail(pre(u))`` and ``tail`` elementwise non-decreasing, or
+    None when unknown.
+
+    A max-pool commutes with a non-decreasing elementwise function (it picks the same element either
+    way), so ``maxpool(activation(u)) == tail(maxpool(pre(u)))``: the costly tail (ReLU, a fractional
+    power) then runs on the pooled, several times smaller tensor.
+    """
+    if isinstance(activation, Triangle):
+        return activation.center, activation._tail
+    if isinstance(activation, ReLUPower | nn.ReLU | nn.Tanh):
+        return _identity, activation
+    return None
+
+
+def _identity(x: Tensor) -> Tensor:
+    return x
 
 
 _ACTIVATIONS = {

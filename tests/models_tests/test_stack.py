@@ -57,3 +57,23 @@ def test_block_requires_a_hebbian_layer() -> None:
         HebbianBlock(nn.Linear(2, 2))
     with pytest.raises(ValueError):
         HebbianStack([], (1, 2, 2))
+
+
+@pytest.mark.parametrize(("activation", "params"), [
+    ("triangle", {"power": 0.7}), ("relu_power", {"power": 4.5}), ("relu", None), ("tanh", None)])
+@pytest.mark.parametrize("pool", [(4, 2, 1), (2, 2, 0), (3, 1, 1)])
+def test_max_pool_before_the_elementwise_activation_gives_the_same_features(activation, params, pool) -> None:
+    """HebbianBlock pools before the activation's elementwise tail (see monotone_split): same output."""
+    from hebbsearch.layers import HebbianConv2d
+    from hebbsearch.layers._activations import get_activation, monotone_split
+
+    act = get_activation(activation, **(params or {}))
+    u = torch.randn(3, 6, 5, 5, dtype=torch.float64)
+    pre, tail = monotone_split(act)
+    torch.testing.assert_close(tail(pre(u)), act(u), rtol=0, atol=0)
+    layer = HebbianConv2d(2, 6, 3, padding=1, rule="hebb", input_norm="batch", activation=activation,
+                          activation_params=params, seed=0, dtype=torch.float64)
+    block = HebbianBlock(layer, nn.MaxPool2d(*pool))
+    x = torch.randn(4, 2, 9, 9, dtype=torch.float64)
+    with torch.no_grad():
+        torch.testing.assert_close(block(x), block.post(layer(x)), rtol=1e-12, atol=1e-12)
