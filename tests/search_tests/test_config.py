@@ -164,6 +164,10 @@ def test_shipped_studies_search_what_they_promise() -> None:
     rules = load_study_file(STUDIES / "cifar10-rules.toml")
     assert set(rules.search.rules) == {"krotov", "softhebb", "wta", "oja", "sanger", "hebb", "covariance", "bcm"}
     assert rules.model.probe_after == Choice((1, 2, 3))
+    softhebb = load_study_file(STUDIES / "cifar10-softhebb.toml")
+    assert softhebb.model.preset == "softhebb3" and softhebb.model.probe_after == Fixed(1)
+    assert {k: v for k, v in softhebb.search.rule_params["softhebb"].items() if k != "tau"} == {
+        "anti_hebbian": Fixed(True), "scale": Fixed("max"), "norm_lr_power": Fixed(0.5)}
     quick = load_study_file(STUDIES / "quickstart.toml")
     assert quick.data.dataset == "MNIST" and quick.model.options["hidden"] == Fixed(400)
 
