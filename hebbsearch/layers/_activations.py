@@ -58,7 +58,10 @@ def _relu_pow(x: Tensor, power: float) -> Tensor:
     return y if power == 1.0 else y.pow(power)
 
 
-def monotone_split(activation: nn.Module) -> tuple[Callable[[Tensor], Tensor], Callable[[Tensor], Tensor]] | None:
+_Fn = Callable[[Tensor], Tensor]
+
+
+def monotone_split(activation: nn.Module) -> tuple[_Fn, _Fn] | None:
     """``(pre, tail)`` with ``activation(u) == tail(pre(u))`` and ``tail`` elementwise non-decreasing, or
     None when unknown.
 

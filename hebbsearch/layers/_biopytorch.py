@@ -17,7 +17,8 @@ from hebbsearch.rules import get_rule
 
 def _no_bias(layer: str, bias: bool) -> None:
     if bias:
-        raise ValueError(f"{layer}: bias=True is not supported (Krotov's rule learns no bias); use bias=False")
+        raise ValueError(f"{layer}: bias=True is not supported (Krotov's rule learns no bias); "
+                         f"use bias=False")
 
 
 class BioLinear(HebbianLinear):

@@ -23,7 +23,7 @@ from hebbsearch.layers._activations import list_activations
 from hebbsearch.models._presets import LayerSpec, Preset
 
 _POOLS = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}
-_INPUT_NORMS = {"none": None, "batch": "batch", "unit": "unit"}
+_INPUT_NORMS = ("none", "batch", "unit")  # build_stack reads "none" as no normalisation
 _CONV_KEYS = ("kernel", "stride", "padding", "pool", "pool_size", "pool_stride", "pool_padding")
 _KEYS = ("type", "units", "activation", "power", "input_norm", *_CONV_KEYS)
 
@@ -48,7 +48,7 @@ def _choice(where: str, value: Any, choices: Sequence[str]) -> str:
     return value
 
 
-def _layer(i: int, raw: Any) -> tuple[LayerSpec, str, float | None, str | None]:
+def _layer(i: int, raw: Any) -> tuple[LayerSpec, str, float | None, str]:
     at = f"layers[{i}]"
     if not isinstance(raw, Mapping):
         raise LayerSpecError(at, f"expected a table of layer settings, got {raw!r}")
@@ -65,11 +65,12 @@ def _layer(i: int, raw: Any) -> tuple[LayerSpec, str, float | None, str | None]:
     power = raw.get("power")
     if power is not None:
         if activation not in ("relu_power", "triangle"):
-            raise LayerSpecError(f"{at}.power", f"needs activation 'relu_power' or 'triangle', got {activation!r}")
+            raise LayerSpecError(f"{at}.power",
+                                 f"needs activation 'relu_power' or 'triangle', got {activation!r}")
         if isinstance(power, bool) or not isinstance(power, int | float) or power <= 0:
             raise LayerSpecError(f"{at}.power", f"expected a number > 0, got {power!r}")
         power = float(power)
-    input_norm = _INPUT_NORMS[_choice(f"{at}.input_norm", raw.get("input_norm", "batch"), tuple(_INPUT_NORMS))]
+    input_norm = _choice(f"{at}.input_norm", raw.get("input_norm", "batch"), _INPUT_NORMS)
     if kind == "linear":
         for key in _CONV_KEYS:
             if key in raw:
@@ -97,7 +98,8 @@ def _layer(i: int, raw: Any) -> tuple[LayerSpec, str, float | None, str | None]:
             raise LayerSpecError(f"{at}.pool_padding", f"expected at most half of pool_size ({size}), "
                                                        f"got {pool_padding}")
         post = partial(_POOLS[pool], size, stride=pool_stride, padding=pool_padding)
-    return LayerSpec(units, kernel=kernel, stride=stride, padding=padding, post=post), activation, power, input_norm
+    spec = LayerSpec(units, kernel=kernel, stride=stride, padding=padding, post=post)
+    return spec, activation, power, input_norm
 
 
 def preset_from_layers(layers: Sequence[Mapping[str, Any]], name: str = "layers") -> Preset:

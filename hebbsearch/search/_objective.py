@@ -120,10 +120,11 @@ class Objective:
 
         splits = load_data(self.config, self.data_dir, self.device)
         options = {k: _first_value(v) for k, v in self.config.model.options.items()}
+        architecture = self.config.model.architecture()
         for rule in self.config.search.rules:
             for depth in probe_positions(self.config):
                 try:
-                    build_stack(self.config.model.architecture(), splits.input_shape, get_rule(rule), depth=depth,
+                    build_stack(architecture, splits.input_shape, get_rule(rule), depth=depth,
                                 device="cpu", **options)
                 except (ValueError, TypeError) as e:
                     raise ConfigError(str(e), source=self.config.source, field="model") from None
@@ -174,7 +175,8 @@ class Objective:
             h = settings.hebbian
             with _timed(times, "hebbian"):
                 convergence = train_hebbian(
-                    stack, splits.train_x, upto=settings.probe_after, epochs=_epochs(h["epochs"], settings.probe_after), lr=h["lr"],
+                    stack, splits.train_x, upto=settings.probe_after,
+                    epochs=_epochs(h["epochs"], settings.probe_after), lr=h["lr"],
                     lr_schedule=h["lr_schedule"], batch_size=h["batch_size"], seed=seed,
                     progress=self._hebbian_progress(n),
                 )

@@ -104,7 +104,8 @@ def test_explicit_layers_run_at_each_probe_position() -> None:
     assert [len(t.user_attrs["convergence"]) for t in study.trials] == [1, 2]
     # width 0.5: conv 8 × 1×3×3 (pool 2: 8×4×4 features), then linear 10 × 128; the probe maps to 10 classes
     conv, linear = 8 * 9, 10 * 128
-    assert [t.user_attrs["n_params"] for t in study.trials] == [conv + 128 * 10 + 10, conv + linear + 10 * 10 + 10]
+    expected = [conv + 128 * 10 + 10, conv + linear + 10 * 10 + 10]
+    assert [t.user_attrs["n_params"] for t in study.trials] == expected
 
 
 def test_explicit_layers_deeper_than_written_fail_before_any_trial() -> None:

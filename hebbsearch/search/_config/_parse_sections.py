@@ -160,7 +160,8 @@ def parse_model_section(ctx: ErrorContext, raw: Any) -> ModelSection:
         where = f"model.{key}"
         if layers is not None and key not in LAYERS_OPTIONS:
             known = ", ".join(["layers", "probe_after", *LAYERS_OPTIONS])
-            raise ctx.error(where, f"unknown key with [[model.layers]] (set it per layer); expected one of: {known}")
+            raise ctx.error(where, f"unknown key with [[model.layers]] (set it per layer); "
+                                   f"expected one of: {known}")
         allowed = known_preset_options(preset) if layers is None else None
         if allowed is not None and key not in allowed:
             known = ", ".join(["preset", "probe_after", *allowed])

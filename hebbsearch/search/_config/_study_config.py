@@ -50,7 +50,7 @@ class ModelSection:
     layers: tuple[dict[str, Any], ...] | None = None
 
     def architecture(self) -> Any:
-        """What :func:`hebbsearch.models.build_stack` takes as ``preset``: the name, or the explicit layers."""
+        """What :func:`hebbsearch.models.build_stack` takes as ``preset``: the name, or the layers."""
         if self.layers is None:
             return self.preset
         from hebbsearch.models import preset_from_layers
