@@ -66,7 +66,6 @@ def main(args: argparse.Namespace) -> int:
         WorkerOptions,
         create_or_load_study,
         finished_count,
-        load_study_file,
         open_storage,
         requeue_interrupted,
         resolve_device,
@@ -74,6 +73,8 @@ def main(args: argparse.Namespace) -> int:
         run_worker,
         study_names,
     )
+
+    from hebbsearch.study import load_study_file
 
     config = load_study_file(args.study_file)
     if args.n_trials is not None:

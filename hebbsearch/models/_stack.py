@@ -1,4 +1,4 @@
-"""HebbianStack: Hebbian blocks in sequence; a linear probe reads the output of block ``upto``."""
+"""HebbianStack: Hebbian blocks in sequence; a linear probe reads the output of block ``depth``."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ class HebbianStack(nn.Module):
     """Hebbian blocks applied in order to images of shape ``in_shape``.
 
     A stack built with ``depth=n`` holds only the first n blocks of its preset: the probe sits after
-    block n. ``upto`` arguments count blocks from 1; ``None`` means all blocks.
+    block n. ``depth`` arguments count blocks from 1; ``None`` means all blocks.
 
     Attributes:
         blocks: the :class:`HebbianBlock` modules.
@@ -75,36 +75,35 @@ class HebbianStack(nn.Module):
         """Number of blocks (the probe sits after the last one)."""
         return len(self.blocks)
 
-    probe_after = depth
 
-    def _check_upto(self, upto: int | None) -> int:
-        if upto is None:
+    def _check_depth(self, depth: int | None) -> int:
+        if depth is None:
             return self.depth
-        if isinstance(upto, bool) or not isinstance(upto, int) or not 1 <= upto <= self.depth:
-            raise ValueError(f"upto must be an int in 1..{self.depth}, got {upto!r}")
-        return upto
+        if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= self.depth:
+            raise ValueError(f"depth must be an int in 1..{self.depth}, got {depth!r}")
+        return depth
 
-    def forward(self, x: Tensor, upto: int | None = None) -> Tensor:
-        """Output of block ``upto`` (not flattened)."""
-        for block in self.blocks[: self._check_upto(upto)]:
+    def forward(self, x: Tensor, depth: int | None = None) -> Tensor:
+        """Output of block ``depth`` (not flattened)."""
+        for block in self.blocks[: self._check_depth(depth)]:
             x = block(x)
         return x
 
-    def features(self, x: Tensor, upto: int | None = None) -> Tensor:
-        """Output of block ``upto``, flattened to ``(N, F)``."""
-        return self.forward(x, upto).flatten(1)
+    def features(self, x: Tensor, depth: int | None = None) -> Tensor:
+        """Output of block ``depth``, flattened to ``(N, F)``."""
+        return self.forward(x, depth).flatten(1)
 
-    def feature_dim(self, upto: int | None = None) -> int:
+    def feature_dim(self, depth: int | None = None) -> int:
         """F, the number of features :meth:`features` returns per image."""
-        return math.prod(self.out_shapes[self._check_upto(upto) - 1])
+        return math.prod(self.out_shapes[self._check_depth(depth) - 1])
 
     def hebbian_layers(self) -> list[HebbianLayer]:
         """The Hebbian layer of every block, in order."""
         return [block.layer for block in self.blocks]
 
-    def num_hebbian_params(self, upto: int | None = None) -> int:
-        """Number of learned Hebbian weights in blocks 1..upto (norm statistics are not parameters)."""
-        return sum(layer.weight.numel() for layer in self.hebbian_layers()[: self._check_upto(upto)])
+    def num_hebbian_params(self, depth: int | None = None) -> int:
+        """Number of learned Hebbian weights in blocks 1..depth (norm statistics are not parameters)."""
+        return sum(layer.weight.numel() for layer in self.hebbian_layers()[: self._check_depth(depth)])
 
     def extra_repr(self) -> str:
         return f"preset={self.preset!r}, in_shape={self.in_shape}, out_shapes={self.out_shapes}"

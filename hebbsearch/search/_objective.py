@@ -29,7 +29,7 @@ from typing import Any
 import optuna
 
 from hebbsearch.errors import ConfigError, DivergenceError, HebbsearchError
-from hebbsearch.search._config import StudyConfig
+from hebbsearch.study import StudyConfig
 from hebbsearch.search._space import TrialSettings, probe_positions, sample
 from hebbsearch.search._storage import FAIL_REASON_ATTR, INTERRUPTED
 
@@ -175,7 +175,7 @@ class Objective:
             h = settings.hebbian
             with _timed(times, "hebbian"):
                 convergence = train_hebbian(
-                    stack, splits.train_x, upto=settings.probe_after,
+                    stack, splits.train_x, depth=settings.probe_after,
                     epochs=_epochs(h["epochs"], settings.probe_after), lr=h["lr"],
                     lr_schedule=h["lr_schedule"], batch_size=h["batch_size"], seed=seed,
                     progress=self._hebbian_progress(n),
@@ -184,10 +184,10 @@ class Objective:
 
             with _timed(times, "features"):
                 batch = self.config.data.batch_size
-                upto = settings.probe_after
-                train_f = extract_features(stack, splits.train_x, upto=upto, batch_size=batch)
-                val_f = extract_features(stack, splits.val_x, upto=upto, batch_size=batch)
-                test_f = extract_features(stack, splits.test_x, upto=upto, batch_size=batch)
+                depth = settings.probe_after
+                train_f = extract_features(stack, splits.train_x, depth=depth, batch_size=batch)
+                val_f = extract_features(stack, splits.val_x, depth=depth, batch_size=batch)
+                test_f = extract_features(stack, splits.test_x, depth=depth, batch_size=batch)
 
             p = settings.probe
             probe_progress = self._progress(n, "probe")
@@ -236,7 +236,7 @@ def _epochs(value: Any, depth: int) -> Any:
 
 
 def _first_value(spec: Any) -> Any:
-    from hebbsearch.search._config import Choice, Fixed
+    from hebbsearch.study import Choice, Fixed
 
     if isinstance(spec, Fixed):
         return list(spec.value) if isinstance(spec.value, tuple) else spec.value

@@ -22,7 +22,7 @@ from typing import Any
 
 import optuna
 
-from hebbsearch.search._config import Choice, Fixed, FloatRange, IntRange, Spec, StudyConfig
+from hebbsearch.study import Choice, Fixed, FloatRange, IntRange, Spec, StudyConfig
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, TrialState
 
 from hebbsearch.errors import ConfigError, StorageError, first_line
-from hebbsearch.search._config import StudyConfig, build_pruner, build_sampler, parse_study_text
+from hebbsearch.study import StudyConfig, build_pruner, build_sampler, parse_study_text
 
 DEFAULT_STORAGE = "sqlite:///hebbsearch.db"
 STORAGE_ENV = "HEBBSEARCH_STORAGE"

@@ -34,10 +34,10 @@ def scheduled_lr(schedule: str, lr: float, step: int, total_steps: int) -> float
     return lr * 0.5 * (1.0 + math.cos(math.pi * frac))
 
 
-def _per_layer(value: object, upto: int, name: str, check: Callable[[object], bool], what: str) -> list:
-    values = list(value) if isinstance(value, Sequence) and not isinstance(value, str) else [value] * upto
-    if len(values) != upto:
-        raise ValueError(f"{name} must be one value or one per layer ({upto}), got {len(values)}")
+def _per_layer(value: object, depth: int, name: str, check: Callable[[object], bool], what: str) -> list:
+    values = list(value) if isinstance(value, Sequence) and not isinstance(value, str) else [value] * depth
+    if len(values) != depth:
+        raise ValueError(f"{name} must be one value or one per layer ({depth}), got {len(values)}")
     for v in values:
         if not check(v):
             raise ValueError(f"{name} must be {what}, got {v!r}")
@@ -56,7 +56,7 @@ def train_hebbian(
     stack: HebbianStack,
     x: Tensor,
     *,
-    upto: int,
+    depth: int,
     epochs: int | Sequence[int],
     lr: float | Sequence[float],
     lr_schedule: str = "linear",
@@ -64,7 +64,7 @@ def train_hebbian(
     seed: int = 0,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> list[float]:
-    """Train the Hebbian layers 1..``upto`` of ``stack``, one after the other, on images ``x``.
+    """Train the Hebbian layers 1..``depth`` of ``stack``, one after the other, on images ``x``.
 
     Layer i learns for ``epochs[i-1]`` epochs on the outputs of the (already trained, frozen) blocks
     before it, computed without autograd; later layers are untouched. Each epoch visits ``x`` in a
@@ -75,7 +75,7 @@ def train_hebbian(
     Args:
         stack: the stack to train in place.
         x: all training images ``(N, C, H, W)`` on the stack's device.
-        upto: train blocks 1..upto.
+        depth: train blocks 1..depth.
         epochs: epochs for every layer, or one count per layer (0 leaves a layer at its initial weights).
         lr: initial learning rate, or one per layer.
         lr_schedule: ``"constant"``, ``"linear"`` (decays to 0) or ``"cosine"``.
@@ -84,17 +84,17 @@ def train_hebbian(
         progress: called as ``progress("layer i", epochs_done, epochs_of_layer)`` after every epoch.
 
     Returns:
-        ``layer.convergence()`` of each layer 1..upto after its training.
+        ``layer.convergence()`` of each layer 1..depth after its training.
 
     Raises:
         DivergenceError: a step produced non-finite weights (propagated from the layer).
         ValueError: invalid arguments.
     """
-    if isinstance(upto, bool) or not isinstance(upto, int):
-        raise ValueError(f"upto must be an int in 1..{stack.depth}, got {upto!r}")
-    upto = stack._check_upto(upto)
-    epochs_per_layer = _per_layer(epochs, upto, "epochs", _is_count, "an int >= 0")
-    lrs = _per_layer(lr, upto, "lr", _is_rate, "a finite number >= 0")
+    if isinstance(depth, bool) or not isinstance(depth, int):
+        raise ValueError(f"depth must be an int in 1..{stack.depth}, got {depth!r}")
+    depth = stack._check_depth(depth)
+    epochs_per_layer = _per_layer(epochs, depth, "epochs", _is_count, "an int >= 0")
+    lrs = _per_layer(lr, depth, "lr", _is_rate, "a finite number >= 0")
     if lr_schedule not in LR_SCHEDULES:
         raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {lr_schedule!r}")
     _check_batch_size(batch_size)
@@ -104,7 +104,7 @@ def train_hebbian(
     steps_per_epoch = max(1, n // batch_size)
     convergence = []
     with torch.no_grad():
-        for i in range(1, upto + 1):
+        for i in range(1, depth + 1):
             layer, n_epochs = stack.blocks[i - 1].layer, epochs_per_layer[i - 1]
             if n_epochs:
                 inputs = _layer_inputs(stack, x, i, n_epochs)
@@ -129,5 +129,5 @@ def _layer_inputs(stack: HebbianStack, x: Tensor, i: int, n_epochs: int) -> Tens
         return x
     size = x.shape[0] * stack.feature_dim(i - 1) * x.element_size()
     if n_epochs > 1 and size <= CACHE_BYTES:
-        return block_outputs(stack, x, upto=i - 1)
+        return block_outputs(stack, x, depth=i - 1)
     return None

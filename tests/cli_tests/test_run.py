@@ -11,7 +11,8 @@ import warnings
 import optuna
 from optuna.trial import TrialState
 
-from hebbsearch.search import create_or_load_study, finished_count, open_storage, parse_study_text, sample
+from hebbsearch.search import create_or_load_study, finished_count, open_storage, sample
+from hebbsearch.study import parse_study_text
 
 
 def load(storage: str, name: str = "tiny") -> optuna.Study:

@@ -32,16 +32,16 @@ def test_features_of_each_block_are_flattened() -> None:
 
 def test_counts_and_layers() -> None:
     stack = _stack()
-    assert stack.depth == stack.probe_after == 2
+    assert stack.depth == 2
     assert stack.hebbian_layers() == [stack.blocks[0].layer, stack.blocks[1].layer]
     assert stack.num_hebbian_params(1) == 4 * 9
     assert stack.num_hebbian_params() == 4 * 9 + 5 * 36
 
 
-@pytest.mark.parametrize("upto", [0, 3, -1, 1.5, True])
-def test_upto_is_checked(upto) -> None:
-    with pytest.raises(ValueError, match="upto"):
-        _stack().features(torch.rand(1, 1, 8, 8), upto)
+@pytest.mark.parametrize("depth", [0, 3, -1, 1.5, True])
+def test_upto_is_checked(depth) -> None:
+    with pytest.raises(ValueError, match="depth"):
+        _stack().features(torch.rand(1, 1, 8, 8), depth)
 
 
 def test_forward_is_pure() -> None:

@@ -9,7 +9,8 @@ import pytest
 from optuna.trial import TrialState
 
 from hebbsearch.errors import ConfigError, DivergenceError
-from hebbsearch.search import Objective, TrialFailed, parse_study_text
+from hebbsearch.search import Objective, TrialFailed
+from hebbsearch.study import parse_study_text
 
 from .conftest import TINY
 
@@ -90,7 +91,7 @@ def test_cuda_must_exist() -> None:
 
 
 def test_explicit_layers_run_at_each_probe_position() -> None:
-    from .test_config import LAYERS
+    from study_tests.test_parse import LAYERS
 
     # per-layer epochs: a trial probing after layer 1 uses the first entry only
     config = parse_study_text(LAYERS.replace("epochs = 1", "epochs = [2, 1]"), "s.toml")
@@ -109,7 +110,7 @@ def test_explicit_layers_run_at_each_probe_position() -> None:
 
 
 def test_explicit_layers_deeper_than_written_fail_before_any_trial() -> None:
-    from .test_config import LAYERS
+    from study_tests.test_parse import LAYERS
 
     config = parse_study_text(LAYERS.replace("probe_after = [1, 2]", "probe_after = 3"), "s.toml")
     with pytest.raises(ConfigError, match="s.toml: model: .*depth must be an int in 1..2"):

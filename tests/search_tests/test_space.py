@@ -5,7 +5,8 @@ from __future__ import annotations
 import optuna
 
 from hebbsearch.rules import get_rule_class
-from hebbsearch.search import parse_study_text, probe_positions, sample
+from hebbsearch.search import probe_positions, sample
+from hebbsearch.study import parse_study_text
 
 from .conftest import TINY
 

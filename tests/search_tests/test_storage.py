@@ -17,12 +17,12 @@ from hebbsearch.search import (
     finished_count,
     load_study,
     open_storage,
-    parse_study_text,
     requeue_interrupted,
     resolve_storage_url,
     stored_config,
     study_names,
 )
+from hebbsearch.study import parse_study_text
 
 from .conftest import TINY
 

@@ -13,18 +13,18 @@ def _stack():
 def test_features_of_block_upto_in_batches() -> None:
     stack = _stack()
     x = torch.rand(37, 3, 8, 8)
-    for upto in (1, 2):
-        f = extract_features(stack, x, upto=upto, batch_size=10)
-        assert f.shape == (37, stack.feature_dim(upto))
-        torch.testing.assert_close(f, stack.features(x, upto))
-        torch.testing.assert_close(f, extract_features(stack, x, upto=upto, batch_size=1000))
+    for depth in (1, 2):
+        f = extract_features(stack, x, depth=depth, batch_size=10)
+        assert f.shape == (37, stack.feature_dim(depth))
+        torch.testing.assert_close(f, stack.features(x, depth))
+        torch.testing.assert_close(f, extract_features(stack, x, depth=depth, batch_size=1000))
         assert not f.requires_grad
 
 
 def test_no_autograd_graph_and_normal_tensors() -> None:
     stack = _stack()
     x = torch.rand(5, 3, 8, 8, requires_grad=True)
-    f = extract_features(stack, x, upto=1)
+    f = extract_features(stack, x, depth=1)
     assert f.grad_fn is None and not f.is_inference()
     # usable as input of a layer trained with autograd
     torch.nn.Linear(f.shape[1], 2)(f).sum().backward()
@@ -32,4 +32,4 @@ def test_no_autograd_graph_and_normal_tensors() -> None:
 
 def test_empty_input() -> None:
     stack = _stack()
-    assert extract_features(stack, torch.rand(0, 3, 8, 8), upto=2).shape == (0, stack.feature_dim(2))
+    assert extract_features(stack, torch.rand(0, 3, 8, 8), depth=2).shape == (0, stack.feature_dim(2))

@@ -51,7 +51,7 @@ def test_cosine_and_linear_differ_in_between() -> None:
 def test_only_layers_up_to_upto_change(data) -> None:
     stack = _stack()
     before = [_state(stack, i) for i in range(3)]
-    conv = train_hebbian(stack, data.train_x, upto=2, epochs=1, lr=0.05)
+    conv = train_hebbian(stack, data.train_x, depth=2, epochs=1, lr=0.05)
     assert len(conv) == 2 and all(isinstance(c, float) for c in conv)
     assert conv == [layer.convergence() for layer in stack.hebbian_layers()[:2]]
     assert not torch.equal(stack.blocks[0].layer.weight, before[0]["weight"])
@@ -62,28 +62,28 @@ def test_only_layers_up_to_upto_change(data) -> None:
 def test_earlier_layers_are_frozen_while_later_learn(data) -> None:
     stack = _stack()
     before = [_state(stack, i) for i in range(2)]
-    train_hebbian(stack, data.train_x, upto=2, epochs=[0, 2], lr=0.05)
+    train_hebbian(stack, data.train_x, depth=2, epochs=[0, 2], lr=0.05)
     assert _same(before[0], _state(stack, 0))
     assert not torch.equal(stack.blocks[1].layer.weight, before[1]["weight"])
     # layer 1 trained together with layer 2 ends exactly where it ends when trained alone
     together, alone = _stack(), _stack()
-    train_hebbian(together, data.train_x, upto=2, epochs=[1, 2], lr=0.05, seed=3)
-    train_hebbian(alone, data.train_x, upto=1, epochs=1, lr=0.05, seed=3)
+    train_hebbian(together, data.train_x, depth=2, epochs=[1, 2], lr=0.05, seed=3)
+    train_hebbian(alone, data.train_x, depth=1, epochs=1, lr=0.05, seed=3)
     assert _same(_state(together, 0), _state(alone, 0))
 
 
 def test_cached_and_recomputed_layer_inputs_agree(data, monkeypatch) -> None:
     cached, recomputed = _stack(), _stack()
-    train_hebbian(cached, data.train_x, upto=2, epochs=2, lr=0.05)
+    train_hebbian(cached, data.train_x, depth=2, epochs=2, lr=0.05)
     monkeypatch.setattr(_hebbian, "CACHE_BYTES", 0)
-    train_hebbian(recomputed, data.train_x, upto=2, epochs=2, lr=0.05)
+    train_hebbian(recomputed, data.train_x, depth=2, epochs=2, lr=0.05)
     torch.testing.assert_close(cached.blocks[1].layer.weight, recomputed.blocks[1].layer.weight)
 
 
 def test_seeded_shuffling(data) -> None:
     a, b, c = _stack(), _stack(), _stack()
     for stack, seed in ((a, 1), (b, 1), (c, 2)):
-        train_hebbian(stack, data.train_x, upto=1, epochs=1, lr=0.05, seed=seed)
+        train_hebbian(stack, data.train_x, depth=1, epochs=1, lr=0.05, seed=seed)
     assert torch.equal(a.blocks[0].layer.weight, b.blocks[0].layer.weight)
     assert not torch.equal(a.blocks[0].layer.weight, c.blocks[0].layer.weight)
 
@@ -105,7 +105,7 @@ def test_schedule_is_applied_over_each_layers_steps(data, schedule) -> None:
         recorders.append(_Recorder(layer))
         layer.hebbian_step = recorders[-1]  # instance attribute shadows the method
     n = len(data.train_x)  # 400
-    train_hebbian(stack, data.train_x, upto=2, epochs=[2, 3], lr=[0.1, 0.2], lr_schedule=schedule,
+    train_hebbian(stack, data.train_x, depth=2, epochs=[2, 3], lr=[0.1, 0.2], lr_schedule=schedule,
                   batch_size=64)
     steps = n // 64  # last incomplete batch dropped
     for rec, epochs, lr in zip(recorders, (2, 3), (0.1, 0.2)):
@@ -119,13 +119,13 @@ def test_batch_larger_than_dataset_is_one_batch(data) -> None:
     stack = _stack(depth=1)
     rec = _Recorder(stack.blocks[0].layer)
     stack.blocks[0].layer.hebbian_step = rec
-    train_hebbian(stack, data.train_x[:30], upto=1, epochs=2, lr=0.1, batch_size=100)
+    train_hebbian(stack, data.train_x[:30], depth=1, epochs=2, lr=0.1, batch_size=100)
     assert rec.sizes == [30, 30]
 
 
 def test_progress_is_called_after_every_epoch(data) -> None:
     calls = []
-    train_hebbian(_stack(), data.train_x, upto=2, epochs=[2, 1], lr=0.05,
+    train_hebbian(_stack(), data.train_x, depth=2, epochs=[2, 1], lr=0.05,
                   progress=lambda *args: calls.append(args))
     assert calls == [("layer 1", 1, 2), ("layer 1", 2, 2), ("layer 2", 1, 1)]
 
@@ -140,17 +140,17 @@ class _NanRule(Rule):
 def test_divergence_propagates(data) -> None:
     stack = build_stack("krotov_fc", (3, 8, 8), _NanRule(), depth=1, hidden=4)
     with pytest.raises(DivergenceError):
-        train_hebbian(stack, data.train_x, upto=1, epochs=1, lr=0.1)
+        train_hebbian(stack, data.train_x, depth=1, epochs=1, lr=0.1)
 
 
 @pytest.mark.parametrize(
     ("kwargs", "match"),
-    [({"upto": 4}, "upto"), ({"upto": None}, "upto"), ({"upto": 0}, "upto"), ({"epochs": [1, 1]}, "epochs"),
+    [({"depth": 4}, "depth"), ({"depth": None}, "depth"), ({"depth": 0}, "depth"), ({"epochs": [1, 1]}, "epochs"),
      ({"epochs": -1}, "epochs"),
      ({"lr": float("nan")}, "lr"), ({"lr": [0.1]}, "lr"), ({"lr_schedule": "step"}, "lr_schedule"),
      ({"batch_size": 0}, "batch_size")],
 )
 def test_invalid_arguments(data, kwargs, match) -> None:
-    args = {"upto": 3, "epochs": 1, "lr": 0.1, **kwargs}
+    args = {"depth": 3, "epochs": 1, "lr": 0.1, **kwargs}
     with pytest.raises(ValueError, match=match):
         train_hebbian(_stack(), data.train_x, **args)

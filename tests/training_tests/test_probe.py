@@ -131,8 +131,8 @@ def test_pipeline_hebbian_features_then_probe(data) -> None:
     """End to end on synthetic data: Krotov layer → features once → probe well above chance."""
     stack = build_stack("krotov_fc", data.input_shape, get_rule("krotov", p=3, k=3, delta=0.2), depth=1,
                         hidden=40, power=2)
-    train_hebbian(stack, data.train_x, upto=1, epochs=3, lr=0.05, batch_size=50)
-    feats = [extract_features(stack, x, upto=1) for x in (data.train_x, data.val_x)]
+    train_hebbian(stack, data.train_x, depth=1, epochs=3, lr=0.05, batch_size=50)
+    feats = [extract_features(stack, x, depth=1) for x in (data.train_x, data.val_x)]
     result = train_probe((feats[0], data.train_y), (feats[1], data.val_y), num_classes=10, epochs=5,
                          lr=1e-2, batch_size=64)
     assert result.val_accuracy > 0.85
@@ -143,8 +143,8 @@ def test_pipeline_on_cuda() -> None:
     d = load_dataset("synthetic", None, device="cuda")
     stack = build_stack("krotov_fc", d.input_shape, get_rule("krotov", k=3), depth=1, hidden=40, power=2,
                         device="cuda")
-    train_hebbian(stack, d.train_x, upto=1, epochs=2, lr=0.05, batch_size=50)
-    feats = [extract_features(stack, x, upto=1) for x in (d.train_x, d.val_x)]
+    train_hebbian(stack, d.train_x, depth=1, epochs=2, lr=0.05, batch_size=50)
+    feats = [extract_features(stack, x, depth=1) for x in (d.train_x, d.val_x)]
     assert feats[0].is_cuda
     result = train_probe((feats[0], d.train_y), (feats[1], d.val_y), num_classes=10, epochs=3, lr=1e-2)
     assert result.val_accuracy > 0.8 and next(result.probe.parameters()).is_cuda

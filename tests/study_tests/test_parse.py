@@ -8,10 +8,10 @@ import pytest
 
 from hebbsearch.errors import ConfigError
 from hebbsearch.rules import get_rule_class, list_rules
-from hebbsearch.search import Choice, Fixed, FloatRange, IntRange, load_study_file, parse_study_text
-from hebbsearch.search._config import _default_spec
+from hebbsearch.study import Choice, Fixed, FloatRange, IntRange, load_study_file, parse_study_text
+from hebbsearch.study._search import _default_spec
 
-from .conftest import TINY
+from search_tests.conftest import TINY
 
 STUDIES = Path(__file__).resolve().parents[2] / "studies"
 

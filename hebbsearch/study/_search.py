@@ -11,9 +11,14 @@ import inspect
 from typing import Any
 
 from hebbsearch.errors import first_line
-from hebbsearch.search._config._specs import Choice, Fixed, FloatRange, IntRange, Spec
-from hebbsearch.search._config._study_config import SearchSection
-from hebbsearch.search._config._values import (
+from hebbsearch.rules import get_rule_class, list_rules
+from hebbsearch.study._schema import SearchSection
+from hebbsearch.study._specs import (
+    Choice,
+    Fixed,
+    FloatRange,
+    IntRange,
+    Spec,
     ErrorContext,
     Kind,
     describe_value,
@@ -24,8 +29,6 @@ from hebbsearch.search._config._values import (
 
 
 def parse_search_section(ctx: ErrorContext, raw: Any) -> tuple[SearchSection, Any]:
-    from hebbsearch.rules import get_rule_class, list_rules
-
     t = dict(expect_table(ctx, "search", raw))
     rule_raw = t.pop("rule", "krotov")
     dropout = t.pop("dropout", None)

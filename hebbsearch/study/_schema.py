@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from hebbsearch.search._config._specs import Fixed, Spec
+from hebbsearch.study._specs import Fixed, Spec
 
 
 @dataclass(frozen=True)

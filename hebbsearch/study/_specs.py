@@ -1,4 +1,5 @@
-"""Checking typed values read from TOML, and turning them into :data:`Spec` values.
+"""What a study file says about one value (:data:`Spec`: fixed, or searched over a range or a set of
+choices), and the checks that turn TOML values into specs.
 
 Every check raises :class:`~hebbsearch.errors.ConfigError` through an :class:`ErrorContext`, which knows
 the file; callers pass the dotted field path (``"probe.lr"``), so messages read
@@ -13,8 +14,48 @@ from dataclasses import dataclass
 from typing import Any
 
 from hebbsearch.errors import ConfigError
-from hebbsearch.search._config._specs import Choice, Fixed, FloatRange, IntRange, Spec
 
+
+@dataclass(frozen=True)
+class Fixed:
+    """A value that is not searched."""
+
+    value: Any
+
+
+@dataclass(frozen=True)
+class IntRange:
+    """An integer range, ``trial.suggest_int(name, low, high, step=step, log=log)``."""
+
+    low: int
+    high: int
+    log: bool = False
+    step: int = 1
+
+
+@dataclass(frozen=True)
+class FloatRange:
+    """A float range, ``trial.suggest_float(name, low, high, step=step, log=log)``."""
+
+    low: float
+    high: float
+    log: bool = False
+    step: float | None = None
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A categorical choice, ``trial.suggest_categorical(name, choices)``."""
+
+    choices: tuple[Any, ...]
+
+
+Spec = Fixed | IntRange | FloatRange | Choice
+
+
+def is_searched(spec: Spec) -> bool:
+    """True unless ``spec`` is :class:`Fixed`."""
+    return not isinstance(spec, Fixed)
 
 @dataclass(frozen=True)
 class Kind:

@@ -12,8 +12,8 @@ import warnings
 from typing import Any
 
 from hebbsearch.errors import first_line
-from hebbsearch.search._config._study_config import StudySection
-from hebbsearch.search._config._values import ErrorContext, describe_value
+from hebbsearch.study._schema import StudySection
+from hebbsearch.study._specs import ErrorContext, describe_value
 
 SAMPLERS = ("tpe", "random", "cmaes", "qmc", "gp")
 PRUNERS = ("median", "hyperband", "successive_halving", "percentile", "none")

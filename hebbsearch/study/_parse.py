@@ -1,39 +1,43 @@
-"""Parsers of the ``[study]``, ``[data]``, ``[model]``, ``[hebbian]`` and ``[probe]`` sections."""
+"""Study files (TOML text or a path) → :class:`StudyConfig`: one parser per section.
+
+The ``[search]`` section (rules and their hyperparameters) is parsed in :mod:`._search`; sampler and
+pruner tables are checked in :mod:`._plugins`; values become :data:`Spec` in :mod:`._specs`.
+"""
 
 from __future__ import annotations
 
+import importlib.util
+import tomllib
+from pathlib import Path
 from typing import Any
 
-from hebbsearch.search._config._known_names import (
-    known_datasets,
-    known_normalizations,
-    known_preset_options,
-    known_presets,
-    training_names,
-)
-from hebbsearch.search._config._sampler_pruner import (
-    PRUNERS,
-    SAMPLER_PACKAGES,
-    SAMPLERS,
-    build_pruner,
-    build_sampler,
-)
-from hebbsearch.search._config._specs import Choice, Fixed, Spec
-from hebbsearch.search._config._study_config import (
+import torchvision.datasets as tvd
+
+from hebbsearch.data import NORMALIZATIONS, list_datasets
+from hebbsearch.errors import ConfigError, first_line
+from hebbsearch.models import LayerSpecError, list_presets, preset_from_layers, preset_options
+from hebbsearch.study._plugins import PRUNERS, SAMPLER_PACKAGES, SAMPLERS, build_pruner, build_sampler
+from hebbsearch.study._schema import (
     DataSection,
     HebbianSection,
     ModelSection,
     ProbeSection,
     PrunerConfig,
     SamplerConfig,
+    StudyConfig,
     StudySection,
 )
-from hebbsearch.search._config._values import (
+from hebbsearch.study._search import parse_search_section
+from hebbsearch.study._specs import (
     NON_NEGATIVE_INT,
     POSITIVE_FLOAT,
     POSITIVE_INT,
+    Choice,
     ErrorContext,
+    Fixed,
+    IntRange,
     Kind,
+    Spec,
     check_known_keys,
     check_scalar,
     describe_value,
@@ -41,7 +45,48 @@ from hebbsearch.search._config._values import (
     parse_option_spec,
     parse_spec,
 )
+from hebbsearch.training import LR_SCHEDULES, OPTIMIZERS, PROBE_SCHEDULES
 
+_TOP = ("study", "data", "model", "hebbian", "probe", "search")
+
+
+def parse_study_text(text: str, source: str, *, default_name: str | None = None) -> StudyConfig:
+    """Validate the TOML ``text`` of a study file; ``source`` names it in error messages."""
+    ctx = ErrorContext(source)
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"invalid TOML: {first_line(e)}", source=source) from None
+    check_known_keys(ctx, "", raw, _TOP)
+    for section in ("study", "data", "model"):
+        if section not in raw:
+            raise ctx.error(section, f"missing section [{section}]")
+    study = parse_study_section(ctx, raw["study"], default_name or Path(source).stem)
+    data = parse_data_section(ctx, raw["data"])
+    model = parse_model_section(ctx, raw["model"])
+    search, search_dropout = parse_search_section(ctx, raw.get("search", {}))
+    hebbian = parse_hebbian_section(ctx, raw.get("hebbian", {}))
+    probe = parse_probe_section(ctx, raw.get("probe", {}), search_dropout)
+    if isinstance(hebbian.epochs, Fixed) and isinstance(hebbian.epochs.value, tuple):
+        deepest = max(model.probe_after.choices) if isinstance(model.probe_after, Choice) else (
+            model.probe_after.high if isinstance(model.probe_after, IntRange) else model.probe_after.value)
+        if len(hebbian.epochs.value) < deepest:
+            raise ctx.error("hebbian.epochs", f"expected at least {deepest} per-layer values "
+                                              f"(model.probe_after goes up to {deepest}), "
+                                              f"got {len(hebbian.epochs.value)}")
+    return StudyConfig(source, text, study, data, model, hebbian, probe, search)
+
+
+def load_study_file(path: str | Path) -> StudyConfig:
+    """Read and validate a study file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(f"cannot read study file: {e.strerror or e}", source=str(path)) from None
+    except UnicodeDecodeError:
+        raise ConfigError("cannot read study file: not UTF-8 text", source=str(path)) from None
+    return parse_study_text(text, str(path), default_name=path.stem)
 
 def parse_study_section(ctx: ErrorContext, raw: dict[str, Any], default_name: str) -> StudySection:
     t = expect_table(ctx, "study", raw)
@@ -50,6 +95,9 @@ def parse_study_section(ctx: ErrorContext, raw: dict[str, Any], default_name: st
     name = check_scalar(ctx, "study.name", t.get("name", default_name), Kind(str))
     if not name.strip():
         raise ctx.error("study.name", "expected a non-empty string")
+    if any(not ch.isprintable() for ch in name):
+        raise ctx.error("study.name", f"expected printable characters (no newline, tab or other control "
+                                      f"character), got {name!r}")
     direction = check_scalar(ctx, "study.direction", t.get("direction", "maximize"),
                              Kind(str, strings=("maximize", "minimize")))
     n_trials = check_scalar(ctx, "study.n_trials", t.get("n_trials", 20), POSITIVE_INT)
@@ -60,8 +108,6 @@ def parse_study_section(ctx: ErrorContext, raw: dict[str, Any], default_name: st
     sampler = SamplerConfig(**_plugin(ctx, "study.sampler", t.get("sampler", {}), SAMPLERS, "tpe"))
     pruner = PrunerConfig(**_plugin(ctx, "study.pruner", t.get("pruner", {}), PRUNERS, "median"))
     if sampler.name in SAMPLER_PACKAGES:
-        import importlib.util
-
         package = SAMPLER_PACKAGES[sampler.name]
         if importlib.util.find_spec(package) is None:
             raise ctx.error("study.sampler.name", f"sampler {sampler.name!r} needs the {package!r} package, "
@@ -103,29 +149,22 @@ def parse_data_section(ctx: ErrorContext, raw: Any) -> DataSection:
         subset = check_scalar(ctx, "data.subset", subset, POSITIVE_INT)
     batch_size = check_scalar(ctx, "data.batch_size", t.get("batch_size", 1000), POSITIVE_INT)
     normalize = check_scalar(ctx, "data.normalize", t.get("normalize", "standard"),
-                             Kind(str, strings=known_normalizations()))
+                             Kind(str, strings=NORMALIZATIONS))
     return DataSection(dataset, root, val_split, subset, batch_size, normalize)
 
 
 def _check_dataset(ctx: ErrorContext, dataset: str) -> None:
     """Accept what :func:`hebbsearch.data.load_dataset` accepts: a listed name (case, dashes and
     underscores do not matter) or any torchvision.datasets class."""
-    known = known_datasets()
-    if known is None:
-        return
+    known = list_datasets()
 
     def canon(name: str) -> str:
         return "".join(ch for ch in name.lower() if ch.isalnum())
 
     if canon(dataset) in {canon(k) for k in known} | {"npz"}:
         return
-    try:
-        import torchvision.datasets as tvd
-
-        if any(canon(c) == canon(dataset) and isinstance(getattr(tvd, c, None), type) for c in tvd.__all__):
-            return
-    except ImportError:
-        pass
+    if any(canon(c) == canon(dataset) and isinstance(getattr(tvd, c, None), type) for c in tvd.__all__):
+        return
     raise ctx.error("data.dataset", f"unknown dataset {dataset!r}; known datasets: {', '.join(known)} "
                                     f"(or any torchvision.datasets class)")
 
@@ -142,8 +181,8 @@ def parse_model_section(ctx: ErrorContext, raw: Any) -> ModelSection:
         raise ctx.error("model.preset", "missing; expected a preset name (or the layers as [[model.layers]])")
     else:
         preset = check_scalar(ctx, "model.preset", t.pop("preset"), Kind(str))
-        presets = known_presets()
-        if presets is not None and preset not in presets:
+        presets = list_presets()
+        if preset not in presets:
             raise ctx.error("model.preset", f"unknown preset {preset!r}; known presets: {', '.join(presets)}")
     probe_after_raw = t.pop("probe_after", 1)
     if isinstance(probe_after_raw, list):
@@ -162,7 +201,7 @@ def parse_model_section(ctx: ErrorContext, raw: Any) -> ModelSection:
             known = ", ".join(["layers", "probe_after", *LAYERS_OPTIONS])
             raise ctx.error(where, f"unknown key with [[model.layers]] (set it per layer); "
                                    f"expected one of: {known}")
-        allowed = known_preset_options(preset) if layers is None else None
+        allowed = preset_options(preset) if layers is None else None
         if allowed is not None and key not in allowed:
             known = ", ".join(["preset", "probe_after", *allowed])
             raise ctx.error(where, f"unknown key for preset {preset!r}; expected one of: {known}")
@@ -176,8 +215,6 @@ LAYERS_OPTIONS = ("width", "init", "padding_mode")
 
 def _parse_layers(ctx: ErrorContext, raw: Any) -> tuple[dict[str, Any], ...]:
     """``[[model.layers]]``: checked by the models package, errors pointed at ``model.layers[i].key``."""
-    from hebbsearch.models import LayerSpecError, preset_from_layers
-
     try:
         preset_from_layers(raw)
     except LayerSpecError as e:
@@ -201,7 +238,7 @@ def parse_hebbian_section(ctx: ErrorContext, raw: Any) -> HebbianSection:
         epochs=epochs,
         lr=parse_spec(ctx, "hebbian.lr", t.get("lr", d.lr.value), POSITIVE_FLOAT),
         lr_schedule=parse_spec(ctx, "hebbian.lr_schedule", t.get("lr_schedule", d.lr_schedule.value),
-                               Kind(str, strings=training_names("LR_SCHEDULES"))),
+                               Kind(str, strings=LR_SCHEDULES)),
         batch_size=parse_spec(ctx, "hebbian.batch_size", t.get("batch_size", d.batch_size.value),
                               POSITIVE_INT),
     )
@@ -222,12 +259,15 @@ def parse_probe_section(ctx: ErrorContext, raw: Any, search_dropout: Any) -> Pro
     return ProbeSection(
         epochs=parse_spec(ctx, "probe.epochs", t.get("epochs", d.epochs.value), POSITIVE_INT),
         optimizer=parse_spec(ctx, "probe.optimizer", t.get("optimizer", d.optimizer.value),
-                             Kind(str, strings=training_names("OPTIMIZERS"))),
+                             Kind(str, strings=OPTIMIZERS)),
         lr=parse_spec(ctx, "probe.lr", t.get("lr", d.lr.value), POSITIVE_FLOAT),
         lr_schedule=parse_spec(ctx, "probe.lr_schedule", t.get("lr_schedule", d.lr_schedule.value),
-                               Kind(str, strings=training_names("PROBE_SCHEDULES"))),
+                               Kind(str, strings=PROBE_SCHEDULES)),
         batch_size=parse_spec(ctx, "probe.batch_size", t.get("batch_size", d.batch_size.value), POSITIVE_INT),
         weight_decay=parse_spec(ctx, "probe.weight_decay", t.get("weight_decay", d.weight_decay.value),
                                 Kind(float, low=0)),
         dropout=parse_spec(ctx, dropout_where, dropout_raw, _DROPOUT),
     )
+
+
+__all__ = ["load_study_file", "parse_study_text"]
