@@ -33,6 +33,10 @@ class StorageError(HebbsearchError):
     """The study storage cannot be reached or the study does not exist."""
 
 
+class MissingExtraError(HebbsearchError, ImportError):
+    """An optional dependency is not installed; the message says which extra to install."""
+
+
 class DivergenceError(HebbsearchError, ArithmeticError):
     """A Hebbian step produced NaN or inf weights.
 
