@@ -111,3 +111,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         params = callspec.params if callspec is not None else {}
         if params.get("storage_url") == "postgresql" or "postgres_url" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.postgres)
+
+
+@pytest.fixture(autouse=True)
+def _artifacts_in_tmp(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Trials store their filter pictures in an artifact directory: never in the working directory."""
+    monkeypatch.setenv("HEBBSEARCH_ARTIFACTS", str(tmp_path_factory.mktemp("artifacts")))

@@ -11,13 +11,14 @@ import argparse
 import sys
 import warnings
 from collections.abc import Sequence
+from typing import NoReturn
 
-from hebbsearch.cli import report, run, studies
+from hebbsearch.cli import create, dashboard, report, run, studies, worker
 from hebbsearch.cli._output import set_verbosity
 from hebbsearch.errors import HebbsearchError, first_line
 
 PROG = "hebbsearch"
-COMMANDS = (run, report, studies)
+COMMANDS = (run, create, worker, dashboard, report, studies)
 
 
 def _shared_flags() -> argparse.ArgumentParser:
@@ -36,9 +37,18 @@ def _shared_flags() -> argparse.ArgumentParser:
     return shared
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors are one line (``hebbsearch: error: ...``), exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        hint = f"see '{self.prog} --help'"
+        _error(f"{message} ({hint})")
+        raise SystemExit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
     shared = _shared_flags()
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=PROG, parents=[shared],
         description="Search hyperparameters of Hebbian learning networks with Optuna.",
         epilog="Run 'hebbsearch COMMAND --help' for the options of a command.",

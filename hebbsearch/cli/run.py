@@ -1,44 +1,20 @@
 """``hebbsearch run STUDY.toml``: create or resume a study and run trials until it has ``n_trials`` finished.
 
 Resuming: ``n_trials`` counts the study's finished trials (complete, pruned, failed with a reason), so
-running the same command again runs only the missing ones. Trials interrupted by Ctrl-C are re-run
-with the same parameters; trials left RUNNING by a killed process are failed and re-run once their
-heartbeat (``--heartbeat``) is older than twice its interval.
+running the same command again runs only the missing ones, exactly. Trials interrupted by Ctrl-C or
+SIGTERM are re-queued with the same parameters; trials left RUNNING by a killed process are failed and
+re-queued once their heartbeat (``--heartbeat``) is older than twice its interval.
 
-``--jobs J`` starts J worker processes (spawned) on the same storage; each loads the study by name.
+``--jobs J`` starts J worker processes (spawned) on the same storage; stopping this process stops them.
 """
 
 from __future__ import annotations
 
 import argparse
-import multiprocessing
-import os
-import signal
-from collections.abc import Callable
 from typing import Any
 
+from hebbsearch.cli._args import add_artifact_dir, add_data_dir, add_heartbeat, positive_int
 from hebbsearch.cli._output import emit, fixed_decimals, message, render, render_json, verbosity
-
-DEFAULT_HEARTBEAT = 30
-
-
-def _int_at_least(minimum: int) -> Callable[[str], int]:
-    """An argparse ``type``: an integer >= ``minimum``."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = minimum - 1
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text!r}")
-        return value
-
-    return parse
-
-
-_positive_int = _int_at_least(1)
-_non_negative_int = _int_at_least(0)
 
 
 def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -46,126 +22,45 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
                        description=__doc__.replace("``", "'"),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("study_file", metavar="STUDY.toml", help="study file")
-    p.add_argument("--n-trials", type=_positive_int, metavar="N",
+    p.add_argument("--n-trials", type=positive_int, metavar="N",
                    help="finished trials the study should have (default: [study] n_trials)")
-    p.add_argument("--jobs", type=_positive_int, default=1, metavar="J",
+    p.add_argument("--jobs", type=positive_int, default=1, metavar="J",
                    help="local worker processes (default 1)")
-    p.add_argument("--data-dir", metavar="DIR", help="dataset directory (overrides [data] root)")
+    add_data_dir(p)
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="default: auto")
-    p.add_argument("--heartbeat", type=_non_negative_int, default=DEFAULT_HEARTBEAT, metavar="SECONDS",
-                   help="heartbeat interval of running trials; a trial whose process died is failed and "
-                        f"re-queued after twice this (0: off; default {DEFAULT_HEARTBEAT})")
+    add_heartbeat(p)
+    add_artifact_dir(p)
     p.add_argument("--format", choices=("table", "json", "csv"), default="table",
                    help="format of the final summary on stdout (default: table)")
     p.set_defaults(handler=main)
 
 
 def main(args: argparse.Namespace) -> int:
-    from hebbsearch.search import (
-        Objective,
-        WorkerOptions,
-        create_or_load_study,
-        finished_count,
-        open_storage,
-        requeue_interrupted,
-        resolve_device,
-        resolve_storage_url,
-        run_worker,
-        study_names,
-    )
+    import optuna
 
+    from hebbsearch.search import Interrupted, finished_count, resolve_storage_url, run_study
     from hebbsearch.study import load_study_file
 
     config = load_study_file(args.study_file)
     if args.n_trials is not None:
         config = config.replace_study(n_trials=args.n_trials)
-    device = resolve_device(args.device)
-    url = resolve_storage_url(args.storage)
-    storage = open_storage(url)
-    name = config.study.name
-    n_trials = config.study.n_trials
-    objective = Objective(config, args.data_dir, device)
-    checked = False
-    if name not in study_names(storage):
-        objective.check()  # data and model problems fail before the study is created
-        checked = True
-    study = create_or_load_study(storage, config)
-
-    requeued = requeue_interrupted(study)
-    if requeued:
-        numbers = ", ".join(f"#{n}" for n in requeued)
-        message(f"re-queued interrupted trial(s) {numbers} with the same parameters")
-    finished = finished_count(study.get_trials(deepcopy=False))
-    remaining = n_trials - finished
-    if remaining <= 0:
-        message(f"study {name!r} already has {finished} finished trials (n_trials = {n_trials}); "
-                "nothing to run")
-        return _summary(study, args.format)
-
-    if not checked:
-        objective.check()
-    jobs = min(args.jobs, remaining)
-    message(f"study {name!r}: {finished}/{n_trials} trials finished, running {remaining} more on {device}"
-            + (f" with {jobs} workers" if jobs > 1 else ""))
-    options = WorkerOptions(
-        storage=url, study_name=name, n_trials=n_trials, timeout=config.study.timeout,
-        data_dir=args.data_dir, device=device, heartbeat=args.heartbeat or None,
-        progress_bar=verbosity() >= 0 and jobs == 1, summary=verbosity() >= 0,
-        log_level=_optuna_level(),
-    )
     try:
-        if jobs == 1:
-            run_worker(options)
-        else:
-            _run_pool(options, jobs)
-    except KeyboardInterrupt:
+        study = run_study(
+            config, resolve_storage_url(args.storage), jobs=args.jobs, data_dir=args.data_dir,
+            device=args.device, heartbeat=args.heartbeat or None, artifact_dir=args.artifact_dir,
+            progress_bar=verbosity() >= 0, summary=verbosity() >= 0, log=message,
+            log_level=optuna.logging.get_verbosity(),
+        )
+    except KeyboardInterrupt as e:
+        from hebbsearch.search import load_study, open_storage
+
+        study = load_study(open_storage(args.storage), config.study.name)
         done = finished_count(study.get_trials(deepcopy=False))
-        message(f"hebbsearch: interrupted: the trial in flight was marked FAIL and will be re-run on resume; "
-                f"{done}/{n_trials} trials finished", level=-1)
-        return 130
+        signal_name = "SIGTERM" if isinstance(e, Interrupted) else "Ctrl-C"
+        message(f"hebbsearch: interrupted ({signal_name}): the trial(s) in flight were failed and re-queued "
+                f"with the same parameters; {done}/{config.study.n_trials} trials finished", level=-1)
+        return 143 if isinstance(e, Interrupted) else 130
     return _summary(study, args.format)
-
-
-def _optuna_level() -> int:
-    import optuna
-
-    return optuna.logging.get_verbosity()
-
-
-def _run_pool(options: Any, jobs: int) -> None:
-    """Start ``jobs`` spawned workers and wait; Ctrl-C is forwarded and their exit awaited."""
-    from dataclasses import replace
-
-    from hebbsearch.errors import HebbsearchError
-    from hebbsearch.search import worker_process
-
-    ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=worker_process, args=(replace(options, worker=i),), name=f"hebbsearch-w{i}")
-             for i in range(jobs)]
-    for proc in procs:
-        proc.start()
-    try:
-        for proc in procs:
-            proc.join()
-    except KeyboardInterrupt:
-        for proc in procs:
-            if proc.is_alive() and proc.pid is not None:
-                try:
-                    os.kill(proc.pid, signal.SIGINT)
-                except ProcessLookupError:
-                    pass
-        for proc in procs:
-            proc.join(timeout=60)
-            if proc.is_alive():
-                proc.terminate()
-                proc.join()
-        raise
-    codes = [proc.exitcode for proc in procs]
-    if any(code == 130 for code in codes):
-        raise KeyboardInterrupt
-    failed = [f"w{i} ({code})" for i, code in enumerate(codes) if code]
-    if failed:
-        raise HebbsearchError(f"worker(s) {', '.join(failed)} failed; see their messages above")
 
 
 def _summary(study: Any, fmt: str) -> int:

@@ -19,6 +19,8 @@ User attributes of each trial: ``probe_after``, ``rule``, ``settings`` (all valu
 from __future__ import annotations
 
 import contextlib
+import itertools
+import math
 import os
 import socket
 import time
@@ -29,9 +31,10 @@ from typing import Any
 import optuna
 
 from hebbsearch.errors import ConfigError, DivergenceError, HebbsearchError
-from hebbsearch.study import StudyConfig
+from hebbsearch.search._artifacts import upload_filters
 from hebbsearch.search._space import TrialSettings, probe_positions, sample
 from hebbsearch.search._storage import FAIL_REASON_ATTR, INTERRUPTED
+from hebbsearch.study import Choice, Fixed, Spec, StudyConfig
 
 # Loaded datasets by (name, root, val_split, subset, normalize, seed, device): trials in one process
 # share the tensors.
@@ -90,6 +93,8 @@ class Objective:
         device: ``"auto"``, ``"cpu"`` or ``"cuda[:n]"``.
         progress: called as ``progress(trial_number, phase, done, total)`` with phase ``"hebbian"`` or
             ``"probe"``, for progress bars (None: silent).
+        artifact_dir: directory of the artifact store; each trial stores a picture of its first layer's
+            filters there once its Hebbian training is done (None: no artifacts).
     """
 
     def __init__(
@@ -99,11 +104,13 @@ class Objective:
         device: str | None = "auto",
         *,
         progress: Callable[[int, str, int, int], None] | None = None,
+        artifact_dir: str | None = None,
     ) -> None:
         self.config = config
         self.data_dir = data_dir
         self.device = resolve_device(device)
         self.progress = progress
+        self.artifact_dir = artifact_dir
         self.interrupted = False
         self._in_trial = False
 
@@ -113,21 +120,35 @@ class Objective:
         return self._in_trial
 
     def check(self) -> None:
-        """Load the data and build each stack the study can sample once, with default settings, so a
-        preset option or shape that cannot work fails before the first trial (ConfigError)."""
+        """Load the data and build the networks the study can sample, so that a study in which no trial
+        can work fails before the first one (ConfigError).
+
+        Every fixed value is used as written; searched values are tried at their ends (ranges) or all of
+        them (choices), up to :data:`MAX_CHECKED` combinations per rule and probe position. Only when no
+        combination builds is the study rejected: a single impossible combination (e.g. Krotov's ``k``
+        above some sampled widths) fails that trial with a recorded reason instead.
+        """
         from hebbsearch.models import build_stack
         from hebbsearch.rules import get_rule
 
         splits = load_data(self.config, self.data_dir, self.device)
-        options = {k: _first_value(v) for k, v in self.config.model.options.items()}
         architecture = self.config.model.architecture()
+        options = _candidates(self.config.model.options)
         for rule in self.config.search.rules:
+            params = _candidates(self.config.search.rule_params.get(rule, {}))
             for depth in probe_positions(self.config):
-                try:
-                    build_stack(architecture, splits.input_shape, get_rule(rule), depth=depth,
-                                device="cpu", **options)
-                except (ValueError, TypeError) as e:
-                    raise ConfigError(str(e), source=self.config.source, field="model") from None
+                first_error: Exception | None = None
+                for rule_params, model_options in _combinations(params, options):
+                    try:
+                        build_stack(architecture, splits.input_shape, get_rule(rule, **rule_params),
+                                    depth=depth, device="cpu", **model_options)
+                        break
+                    except (ValueError, TypeError) as e:
+                        first_error = first_error or e
+                else:
+                    where = "model" if len(self.config.search.rules) == 1 else f"search.{rule}"
+                    raise ConfigError(f"no sampled setting can work: {first_error}", source=self.config.source,
+                                      field=where) from None
 
     def __call__(self, trial: optuna.Trial) -> float:
         if self.interrupted:  # Ctrl-C came between trials: do not start another one
@@ -139,8 +160,8 @@ class Objective:
         except DivergenceError as e:
             trial.set_user_attr(FAIL_REASON_ATTR, f"diverged: {e}")
             raise TrialFailed(f"trial {trial.number} diverged: {e}") from e
-        except KeyboardInterrupt:
-            trial.set_user_attr(FAIL_REASON_ATTR, f"{INTERRUPTED} (Ctrl-C)")
+        except KeyboardInterrupt as e:
+            trial.set_user_attr(FAIL_REASON_ATTR, f"{INTERRUPTED} ({getattr(e, 'reason', 'Ctrl-C')})")
             raise
         finally:
             self._in_trial = False
@@ -181,6 +202,8 @@ class Objective:
                     progress=self._hebbian_progress(n),
                 )
             trial.set_user_attr("convergence", [float(c) for c in convergence])
+            if self.artifact_dir is not None:
+                upload_filters(trial, stack.hebbian_layers()[0].weight, splits.input_shape, self.artifact_dir)
 
             with _timed(times, "features"):
                 batch = self.config.data.batch_size
@@ -235,14 +258,37 @@ def _epochs(value: Any, depth: int) -> Any:
     return list(value[:depth]) if isinstance(value, tuple) else value
 
 
-def _first_value(spec: Any) -> Any:
-    from hebbsearch.study import Choice, Fixed
+#: at most this many combinations of searched values are built per rule and probe position by ``check``
+MAX_CHECKED = 64
 
-    if isinstance(spec, Fixed):
-        return list(spec.value) if isinstance(spec.value, tuple) else spec.value
-    if isinstance(spec, Choice):
-        return spec.choices[0]
-    return spec.low
+
+def _candidates(specs: dict[str, Spec]) -> dict[str, list[Any]]:
+    """The values ``check`` tries for each spec: a fixed value, every choice, or both ends of a range."""
+    out: dict[str, list[Any]] = {}
+    for name, spec in specs.items():
+        if isinstance(spec, Fixed):
+            values = [list(spec.value) if isinstance(spec.value, tuple) else spec.value]
+        elif isinstance(spec, Choice):
+            values = list(spec.choices)
+        else:
+            values = [spec.low, spec.high]
+        out[name] = values
+    return out
+
+
+def _combinations(params: dict[str, list[Any]], options: dict[str, list[Any]]) -> Iterator[
+        tuple[dict[str, Any], dict[str, Any]]]:
+    names = [*params, *options]
+    pools = [*params.values(), *options.values()]
+    if math.prod(len(p) for p in pools) > MAX_CHECKED:  # too many: vary one value at a time
+        combos: Any = [tuple(p[0] for p in pools)]
+        for i, pool in enumerate(pools):
+            combos += [tuple(v if j == i else p[0] for j, p in enumerate(pools)) for v in pool[1:]]
+    else:
+        combos = itertools.product(*pools)
+    for combo in combos:
+        values = dict(zip(names, combo))
+        yield {n: values[n] for n in params}, {n: values[n] for n in options}
 
 
 @contextlib.contextmanager

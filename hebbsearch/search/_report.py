@@ -17,9 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+from optuna.artifacts.exceptions import ArtifactNotFound
 from optuna.trial import FrozenTrial, TrialState
 
-from hebbsearch.errors import first_line
+from hebbsearch._format import render, render_json
+from hebbsearch.errors import HebbsearchError, first_line
+from hebbsearch.search._artifacts import download_filters
 
 ROW_VAL = "Accuracy (val)"
 ROW_TEST = "Accuracy (test)"
@@ -144,11 +147,62 @@ def best_table(study: optuna.Study) -> BestTable:
     return BestTable(study.study_name, "maximize" if maximize else "minimize", columns, rows, counts, best)
 
 
-def write_plots(study: optuna.Study, directory: str | Path) -> tuple[list[Path], list[str]]:
-    """Write optimisation history, intermediate values and parameter importances as PNGs.
+# labels shown with their symbol
+PRETTY = {"delta": "Δ", "tau": "τ"}
 
-    Returns ``(written files, skipped plots with the reason)``; importances need at least two complete
-    trials and a parameter that varies.
+
+def render_report(table: BestTable, fmt: str) -> str:
+    """Render a :class:`BestTable` as ``markdown``, ``csv``, ``json`` or ``latex``."""
+    if fmt == "json":
+        return render_json(table.as_dict())
+    header = ["Hebbian layers", *[str(c) for c in table.columns]]
+    if fmt == "csv":
+        rows = [[label, *values] for label, values in table.rows]
+        return render(header, rows, "csv")
+    missing = "–"
+    rows = []
+    for label, values in table.rows:
+        pretty = PRETTY.get(label, label)
+        rows.append([pretty, *[_cell(label, v, fmt, missing) for v in values]])
+    c = table.counts
+    footer = (f"Trials: {c.get('complete', 0)} complete, {c.get('pruned', 0)} pruned, "
+              f"{c.get('failed', 0)} failed"
+              + (f", {c['running']} running" if c.get("running") else ""))
+    body = render(header, rows, fmt)
+    if fmt == "latex":
+        return body + f"% {footer}\n"
+    return f"{body}\n{footer}\n"
+
+
+def _cell(label: str, value: Any, fmt: str, missing: str) -> str:
+    if value is None:
+        return missing
+    if label in (ROW_VAL, ROW_TEST) and isinstance(value, int | float):
+        return f"{100 * value:.2f} %"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def write_plots(study: optuna.Study, directory: str | Path,
+                artifact_dir: str | None = None) -> tuple[list[Path], list[str]]:
+    """Write optimisation history, intermediate values and parameter importances as PNGs, and the
+    filter picture of each probe position's best trial as ``filters_after_{n}.png``.
+
+    Args:
+        study: the study.
+        directory: where the PNGs go (created if missing).
+        artifact_dir: the artifact store the trials uploaded their filter pictures to (None: no filter
+            pictures).
+
+    Returns:
+        ``(written files, skipped plots with the reason)``; importances need at least two complete
+        trials and a parameter that varies; a filter picture needs a best trial that stored one.
+
+    Raises:
+        HebbsearchError: ``directory`` cannot be created or written into.
     """
     import matplotlib
 
@@ -157,7 +211,14 @@ def write_plots(study: optuna.Study, directory: str | Path) -> tuple[list[Path],
     from optuna.visualization import matplotlib as ovm
 
     out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
+
+    def cannot_write(e: OSError) -> HebbsearchError:
+        return HebbsearchError(f"cannot write plots to {directory}: {e.strerror or e}")
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise cannot_write(e) from None
     written: list[Path] = []
     skipped: list[str] = []
     complete = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
@@ -166,27 +227,54 @@ def write_plots(study: optuna.Study, directory: str | Path) -> tuple[list[Path],
         ("intermediate_values", ovm.plot_intermediate_values),
         ("param_importances", ovm.plot_param_importances),
     ]
-    for name, plot in plots:
-        if name == "param_importances":
-            varying = {k for t in complete for k in t.params
-                       if len({repr(u.params.get(k)) for u in complete}) > 1}
-            if len(complete) < 2 or not varying:
-                skipped.append(f"{name}: needs at least 2 complete trials with a varying parameter "
-                               f"(has {len(complete)})")
+    try:
+        for name, plot in plots:
+            if name == "param_importances":
+                varying = {k for t in complete for k in t.params
+                           if len({repr(u.params.get(k)) for u in complete}) > 1}
+                if len(complete) < 2 or not varying:
+                    skipped.append(f"{name}: needs at least 2 complete trials with a varying parameter "
+                                   f"(has {len(complete)})")
+                    continue
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    ax = plot(study)
+            except (ValueError, RuntimeError, ZeroDivisionError) as e:
+                skipped.append(f"{name}: {first_line(e)}")
                 continue
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                ax = plot(study)
             fig = ax.figure if hasattr(ax, "figure") else ax.flat[0].figure
             path = out / f"{name}.png"
-            fig.savefig(path, dpi=100, bbox_inches="tight")
-            plt.close(fig)
+            try:
+                fig.savefig(path, dpi=100, bbox_inches="tight")
+            except OSError as e:
+                raise cannot_write(e) from None
             written.append(path)
-        except (ValueError, RuntimeError, ZeroDivisionError) as e:
-            skipped.append(f"{name}: {first_line(e)}")
-    plt.close("all")
+    finally:
+        plt.close("all")
+    if artifact_dir is not None:
+        for probe_after, trial in sorted(best_table(study).best.items()):
+            name = f"filters_after_{probe_after}"
+            path = out / f"{name}.png"
+            try:
+                found = download_filters(trial, study._storage, artifact_dir, path)
+            except ArtifactNotFound:
+                skipped.append(f"{name}: the picture of trial {trial.number} is not in the artifact store "
+                               f"{artifact_dir} (see --artifact-dir)")
+                continue
+            except OSError as e:
+                if e.filename is not None and Path(e.filename) != path:  # reading the store failed
+                    skipped.append(f"{name}: cannot read the picture of trial {trial.number}: "
+                                   f"{e.strerror or e}")
+                    continue
+                raise cannot_write(e) from None
+            if found:
+                written.append(path)
+            else:
+                skipped.append(f"{name}: trial {trial.number} stored no filter picture (it ran without an "
+                               f"artifact store)")
     return written, skipped
 
 
-__all__ = ["BestTable", "best_complete_trial", "best_table", "probe_after_of", "trial_counts", "write_plots"]
+__all__ = ["BestTable", "best_complete_trial", "best_table", "probe_after_of", "render_report", "trial_counts",
+           "write_plots"]

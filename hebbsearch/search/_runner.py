@@ -1,52 +1,128 @@
-"""Running a study: one ``optimize`` loop per process, until the study has ``n_trials`` finished trials.
+"""Running a study: workers that share one storage and stop at exactly ``n_trials`` finished trials.
 
-:func:`run_worker` is what each local worker process (and a single-process run) executes. It loads the
-study by name, so any number of processes, on this machine or others, can share one storage.
+:func:`run_worker` is what ``hebbsearch worker``, each process of ``hebbsearch run --jobs J`` and a
+single-process ``run`` execute; :func:`run_pool` starts J of them on this machine and :func:`run_study`
+is the whole ``run`` command (create or resume, check, re-queue, work, summarise).
 
-Ctrl-C: a trial in flight raises :class:`KeyboardInterrupt`, Optuna marks it FAIL (with
-``fail_reason = "interrupted (Ctrl-C)"``) and the loop ends; between trials it only stops the loop.
-The next ``run`` re-queues interrupted trials with the same parameters.
+**The budget is exact.** Before each trial a worker takes the study's ``budget`` lock
+(:class:`~hebbsearch.search._locks.StorageLock`), fails trials whose heartbeat is stale (Optuna re-queues
+them), re-queues interrupted ones, counts, and, if the budget allows, asks Optuna for the next trial; the
+lock is released as soon as that trial exists. A trial is *committed* when it is finished (complete,
+pruned, failed with a recorded reason), running with a fresh heartbeat, waiting in the queue, or
+interrupted and about to be re-queued. A new trial starts only while ``committed < n_trials`` (a
+waiting trial runs while ``finished + running < n_trials``); otherwise the worker waits, because a
+running trial may still fail and need a retry, and it exits once ``n_trials`` are finished.
+
+**Nothing is lost.** SIGINT or SIGTERM fail the trial in flight at the next Python statement (between
+batches), record ``fail_reason = "interrupted (SIGTERM)"`` and re-queue it with the same parameters for
+any worker; SIGTERM then exits 0, SIGINT 130. A killed process's trial goes stale and is retried by
+Optuna's :class:`~optuna.storages.RetryHeartbeatStaleTrialCallback`. A storage outage pauses the worker
+(one line, exponential backoff up to :data:`BACKOFF_MAX` s, for at most ``reconnect_timeout`` seconds);
+a trial it interrupted is re-queued once the storage is back.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import multiprocessing
+import os
 import signal
+import socket
 import sys
 import threading
+import time
+import warnings
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TextIO
 
 import optuna
+from optuna.storages import RDBStorage, fail_stale_trials
 from optuna.trial import FrozenTrial, TrialState
 
+from hebbsearch._defaults import DEFAULT_HEARTBEAT
+from hebbsearch.errors import HebbsearchError, StorageError
+from hebbsearch.search._artifacts import resolve_artifact_dir
+from hebbsearch.search._locks import StorageLock
+from hebbsearch.search._dashboard import update_study_note
 from hebbsearch.search._objective import Objective, TrialFailed
+from hebbsearch.search._slots import GpuSlot, claim_gpu_slot
 from hebbsearch.search._storage import (
     FAIL_REASON_ATTR,
+    INTERRUPTED,
     RETRY_OF_ATTR,
+    create_or_load_study,
+    fail_orphaned_trials,
     finished_count,
+    is_counted,
+    is_outage,
     load_study,
     open_storage,
+    requeue_interrupted,
     stored_config,
 )
+from hebbsearch.study import StudyConfig
+
+#: longest pause between reconnection attempts, seconds
+BACKOFF_MAX = 30.0
+
+
+class Interrupted(KeyboardInterrupt):
+    """Raised in the trial in flight by SIGINT/SIGTERM; ``reason`` is recorded in ``fail_reason``.
+
+    A :class:`KeyboardInterrupt`, so Optuna marks the trial FAIL and re-raises it.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
 class WorkerOptions:
-    """What a worker needs; picklable, so it can be handed to a spawned process."""
+    """What a worker needs; picklable, so it can be handed to a spawned process.
+
+    Args:
+        storage: storage URL.
+        study_name: the study (its study file is read from the storage).
+        n_trials: finished trials to reach (None: the study's own ``n_trials``).
+        gpus: ``"auto"`` (claim a free GPU slot when CUDA is available, else CPU), ``"none"`` (CPU), or
+            a tuple of device indices to claim from.
+        share_gpus: when every slot is taken, share one instead of waiting for a free one.
+        heartbeat: heartbeat interval of running trials in seconds (None: off).
+        worker: index of a local worker (seeds its sampler); None: derived from host and pid.
+        poll: seconds between budget checks while other workers finish.
+        reconnect_timeout: give up (exit 1) after the storage has been unreachable this long.
+        parent_pid: exit like on SIGTERM when this process is no longer the parent (``run --jobs``).
+    """
 
     storage: str
     study_name: str
-    n_trials: int
+    n_trials: int | None = None
     timeout: float | None = None
     data_dir: str | None = None
-    device: str = "auto"
-    worker: int = 0
-    heartbeat: int | None = None
+    gpus: str | tuple[int, ...] = "auto"
+    share_gpus: bool = False
+    artifact_dir: str | None = None
+    heartbeat: int | None = DEFAULT_HEARTBEAT
+    worker: int | None = None
+    poll: float = 2.0
+    reconnect_timeout: float = 600.0
     progress_bar: bool = True
     summary: bool = True
     log_level: int = optuna.logging.WARNING
+    parent_pid: int | None = None
+
+
+@dataclass
+class WorkerResult:
+    """What one worker did."""
+
+    trials: int = 0
+    reason: str = "budget"   # budget | timeout | SIGTERM | SIGINT
+    device: str = "cpu"
 
 
 def format_trial(trial: FrozenTrial, study: optuna.Study | None = None, worker: int | None = None) -> str:
@@ -122,48 +198,304 @@ class _Bar:
             print(line, file=self.stream, flush=True)
 
 
-def run_worker(options: WorkerOptions, *, stream: TextIO | None = None,
-               on_trial: Callable[[FrozenTrial], None] | None = None) -> int:
-    """Run trials of an existing study until it has ``options.n_trials`` finished trials.
+@dataclass
+class BudgetState:
+    """The study's trials as the budget sees them (counted under the budget lock)."""
 
-    Returns the number of trials this worker finished. Raises KeyboardInterrupt after a Ctrl-C (the
-    trial in flight is marked FAIL).
+    finished: int
+    running: int
+    waiting: int
+    to_requeue: int
+
+    @property
+    def committed(self) -> int:
+        return self.finished + self.running + self.waiting + self.to_requeue
+
+    def next_step(self, n_trials: int) -> str:
+        """``"done"``, ``"run"`` (ask for a trial: the oldest waiting one, else a new one) or ``"wait"``."""
+        if self.finished >= n_trials:
+            return "done"
+        if self.waiting and self.finished + self.running < n_trials:
+            return "run"
+        if self.committed < n_trials:
+            return "run"
+        return "wait"
+
+
+def budget_state(trials: list[FrozenTrial], *, count_running: bool = True) -> BudgetState:
+    """Count ``trials`` for the budget; ``count_running=False`` (no heartbeats: a dead worker's trial
+    cannot be told from a live one) leaves RUNNING trials out, so they never block the study."""
+    retried = {t.user_attrs.get(RETRY_OF_ATTR) for t in trials}
+    to_requeue = sum(1 for t in trials if t.state == TrialState.FAIL and t.number not in retried
+                     and str(t.user_attrs.get(FAIL_REASON_ATTR, "")).startswith(INTERRUPTED))
+    return BudgetState(
+        finished=sum(is_counted(t) for t in trials),
+        running=sum(t.state == TrialState.RUNNING for t in trials) if count_running else 0,
+        waiting=sum(t.state == TrialState.WAITING for t in trials),
+        to_requeue=to_requeue,
+    )
+
+
+class _Signals:
+    """SIGINT/SIGTERM: raise :class:`Interrupted` in the trial in flight (first signal only), otherwise
+    only flag a stop; the worker loop re-queues and exits."""
+
+    def __init__(self, parent_pid: int | None) -> None:
+        self.parent_pid = parent_pid
+        self.reason: str | None = None
+        self.in_trial = False
+        self._previous: dict[int, Any] = {}
+        self._stop_watch = threading.Event()
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        first = self.reason is None
+        self.reason = self.reason or signal.Signals(signum).name
+        if first and self.in_trial:
+            raise Interrupted(self.interrupt_reason)
+
+    @property
+    def interrupt_reason(self) -> str:
+        return "Ctrl-C" if self.reason == "SIGINT" else str(self.reason)
+
+    def _watch_parent(self) -> None:
+        while not self._stop_watch.wait(1.0):
+            if os.getppid() != self.parent_pid:
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
+
+    def __enter__(self) -> _Signals:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        if self.parent_pid is not None:
+            threading.Thread(target=self._watch_parent, daemon=True, name="hebbsearch-parent-watch").start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop_watch.set()
+        for sig, previous in self._previous.items():
+            signal.signal(sig, previous)
+
+
+def _worker_id(options: WorkerOptions) -> int:
+    if options.worker is not None:
+        return options.worker
+    return zlib.crc32(f"{socket.gethostname()}:{os.getpid()}".encode()) or 1
+
+
+def run_worker(options: WorkerOptions, *, stream: TextIO | None = None,
+               on_trial: Callable[[FrozenTrial], None] | None = None,
+               objective: Callable[[optuna.Trial], float] | None = None) -> WorkerResult:
+    """Run trials of an existing study until it has its budget of finished trials (see the module doc).
+
+    Args:
+        on_trial: called with each trial this worker finished.
+        objective: replaces the study's :class:`Objective` (benchmarks and tests of the pool itself).
+
+    Returns what this worker did. Raises KeyboardInterrupt after SIGINT (the trial in flight is failed and
+    re-queued); after SIGTERM it returns with ``reason = "SIGTERM"``.
     """
     optuna.logging.set_verbosity(options.log_level)
     if options.log_level > optuna.logging.INFO:
         _hide_failed_trial_tracebacks()
     stream = stream or sys.stderr
+
+    def log(line: str) -> None:
+        print(f"hebbsearch: {line}", file=stream, flush=True)
+
     storage = open_storage(options.storage, heartbeat_interval=options.heartbeat)
     config = stored_config(load_study(storage, options.study_name))
-    study = load_study(storage, options.study_name, config=config, worker=options.worker)
+    worker_id = _worker_id(options)
+    study = load_study(storage, options.study_name, config=config, worker=worker_id)
+    n_trials = options.n_trials or config.study.n_trials
+    budget_lock = StorageLock(options.storage, f"budget:{options.study_name}")
     bar = _Bar(options.progress_bar, stream)
-    objective = Objective(config, options.data_dir, options.device, progress=bar if bar.enabled else None)
-    worker = options.worker if options.worker else None
-    done = 0
+    study_objective = Objective(config, options.data_dir, "cpu", progress=bar if bar.enabled else None,
+                                artifact_dir=options.artifact_dir)
+    result = WorkerResult()
+    current: dict[str, int] = {}
+    label = options.worker if options.worker else None
+    deadline = time.monotonic() + options.timeout if options.timeout else None
+    notes_lock = StorageLock(options.storage, f"note:{options.study_name}")
+
+    def objective_in_slot(trial: optuna.Trial) -> float:
+        current["id"], current["number"] = trial._trial_id, trial.number
+        budget_lock.release()  # the trial exists: other workers may count and start theirs
+        signals.in_trial = True
+        try:
+            if signals.reason is not None:  # the signal came while the trial was being created
+                raise Interrupted(signals.interrupt_reason)
+            return (objective or study_objective)(trial)
+        except Interrupted as e:
+            if FAIL_REASON_ATTR not in trial.user_attrs:
+                trial.set_user_attr(FAIL_REASON_ATTR, f"{INTERRUPTED} ({e.reason})")
+            raise
+        finally:
+            signals.in_trial = False
 
     def after_trial(study: optuna.Study, trial: FrozenTrial) -> None:
-        nonlocal done
-        done += 1
+        result.trials += 1
+        current.clear()
         bar.close()
         if options.summary:
-            bar.write(format_trial(trial, study, worker))
+            bar.write(format_trial(trial, study, label))
         if on_trial is not None:
             on_trial(trial)
-        if objective.interrupted or finished_count(study.get_trials(deepcopy=False)) >= options.n_trials:
-            study.stop()
-
-    remaining = options.n_trials - finished_count(study.get_trials(deepcopy=False))
-    if remaining <= 0:
-        return 0
-    with _sigint_handler(objective):
         try:
-            study.optimize(objective, n_trials=remaining, timeout=options.timeout, catch=(TrialFailed,),
-                           callbacks=[after_trial], gc_after_trial=False)
-        finally:
-            bar.close()
-    if objective.interrupted:
+            with notes_lock:
+                update_study_note(study, config)
+        except Exception as e:  # noqa: BLE001 - the note is a convenience; never fail a trial for it
+            if not is_outage(e):
+                raise
+
+    with _Signals(options.parent_pid) as signals, _Slot(options, study, n_trials, signals,
+                                                                     log) as slot:
+        if slot.stopped:
+            result.reason = signals.reason or "budget"
+            return _finish(result, signals)
+        study_objective.device = result.device = slot.device
+        outage_since: float | None = None
+        backoff = 1.0
+        while signals.reason is None:
+            if deadline is not None and time.monotonic() >= deadline:
+                result.reason = "timeout"
+                break
+            try:
+                if current:  # a trial interrupted by an outage: fail and re-queue it
+                    _requeue_lost(study, current, budget_lock)
+                budget_lock.acquire()
+                try:
+                    step = _next_step(study, storage, n_trials)
+                    if step == "run":
+                        study.optimize(objective_in_slot, n_trials=1, catch=(TrialFailed,),
+                                       callbacks=[after_trial], gc_after_trial=False)
+                finally:
+                    budget_lock.release()
+                    bar.close()
+            except KeyboardInterrupt:
+                _requeue_after_interrupt(study, budget_lock, log)
+                current.clear()
+                break
+            except Exception as e:  # noqa: BLE001 - outages are retried, everything else is re-raised
+                if not is_outage(e):
+                    raise
+                now = time.monotonic()
+                outage_since = outage_since or now
+                if now - outage_since > options.reconnect_timeout:
+                    raise StorageError(f"storage unreachable for {now - outage_since:.0f} s, giving up: "
+                                       f"{_cause_line(e)}") from None
+                log(f"storage unreachable ({_cause_line(e)}); retrying in {backoff:.0f} s")
+                _sleep(backoff, signals)
+                backoff = min(2 * backoff, BACKOFF_MAX)
+                continue
+            if outage_since is not None:
+                log(f"storage reachable again after {time.monotonic() - outage_since:.0f} s")
+                outage_since, backoff = None, 1.0
+            if step == "done":
+                break
+            if step == "wait":
+                _sleep(options.poll, signals)
+        if signals.reason is not None:
+            result.reason = signals.reason
+    return _finish(result, signals)
+
+
+def _finish(result: WorkerResult, signals: _Signals) -> WorkerResult:
+    if signals.reason == "SIGINT":
         raise KeyboardInterrupt
-    return done
+    return result
+
+
+def _sleep(seconds: float, signals: _Signals) -> None:
+    end = time.monotonic() + seconds
+    while signals.reason is None and (left := end - time.monotonic()) > 0:
+        time.sleep(min(left, 0.2))
+
+
+def _cause_line(e: BaseException) -> str:
+    while e.__cause__ is not None:
+        e = e.__cause__
+    lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+    return lines[0] if lines else type(e).__name__
+
+
+def _next_step(study: optuna.Study, storage: RDBStorage, n_trials: int) -> str:
+    """Under the budget lock: retire stale and interrupted trials, then decide (see :class:`BudgetState`)."""
+    heartbeat = bool(storage.heartbeat_interval)
+    if heartbeat:
+        with warnings.catch_warnings():  # fail_stale_trials is marked experimental
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            fail_stale_trials(study)  # stale RUNNING trials are failed and re-queued by Optuna's callback
+        fail_orphaned_trials(study, storage)
+    requeue_interrupted(study)
+    return budget_state(study.get_trials(deepcopy=False), count_running=heartbeat).next_step(n_trials)
+
+
+def _requeue_after_interrupt(study: optuna.Study, budget_lock: StorageLock, log: Callable[[str], None]) -> None:
+    budget_lock.release()
+    try:
+        with budget_lock:
+            numbers = requeue_interrupted(study)
+    except Exception as e:  # noqa: BLE001 - storage down: the next worker to start re-queues it
+        if not is_outage(e):
+            raise
+        numbers = []
+    if numbers:
+        log(f"interrupted: trial {', '.join(f'#{n}' for n in numbers)} re-queued with the same parameters")
+
+
+def _requeue_lost(study: optuna.Study, current: dict[str, int], budget_lock: StorageLock) -> None:
+    """The trial in flight when the storage went away: fail it (if still running) and re-queue it."""
+    storage = study._storage
+    trial = storage.get_trial(current["id"])
+    with budget_lock:
+        if trial.state == TrialState.RUNNING:
+            storage.set_trial_user_attr(trial._trial_id, FAIL_REASON_ATTR, f"{INTERRUPTED} (storage outage)")
+            try:
+                storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+            except optuna.exceptions.UpdateFinishedTrialError:
+                pass
+            requeue_interrupted(study)
+        elif trial.state == TrialState.FAIL and not is_counted(trial):
+            retried = {t.user_attrs.get(RETRY_OF_ATTR) for t in study.get_trials(deepcopy=False)}
+            if trial.number not in retried:
+                study.enqueue_trial(trial.params, user_attrs={RETRY_OF_ATTR: trial.number})
+    current.clear()
+
+
+class _Slot:
+    """The worker's device: a GPU slot claimed for the worker's lifetime, or the CPU."""
+
+    def __init__(self, options: WorkerOptions, study: optuna.Study, n_trials: int, signals: _Signals,
+                 log: Callable[[str], None]) -> None:
+        self.options = options
+        self.study = study
+        self.n_trials = n_trials
+        self.signals = signals
+        self.log = log
+        self.slot: GpuSlot | None = None
+        self.device = "cpu"
+        self.stopped = False
+
+    def _should_stop(self) -> bool:
+        if self.signals.reason is not None:
+            return True
+        return finished_count(self.study.get_trials(deepcopy=False)) >= self.n_trials
+
+    def __enter__(self) -> _Slot:
+        self.slot = claim_gpu_slot(self.options.storage, self.options.gpus, share=self.options.share_gpus,
+                                   should_stop=self._should_stop, log=self.log)
+        if self.slot is None:
+            self.stopped = True  # stopped (budget reached or a signal) while waiting for a free slot
+        else:
+            self.device = self.slot.device
+            if self.slot.index is not None:
+                self.log(f"worker {os.getpid()} claimed {self.slot.describe()}")
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.slot is not None:
+            self.slot.release()
 
 
 class _FailedTrialFilter(logging.Filter):
@@ -180,38 +512,8 @@ def _hide_failed_trial_tracebacks() -> None:
             handler.addFilter(_FailedTrialFilter())
 
 
-class _sigint_handler:
-    """SIGINT in a trial raises KeyboardInterrupt (the trial fails); between trials it only flags a stop,
-    so no trial is left RUNNING half-created."""
-
-    def __init__(self, objective: Objective) -> None:
-        self.objective = objective
-        self.previous: Any = None
-        self.installed = False
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        # Only the first SIGINT raises: a second one (e.g. forwarded by the parent of a worker pool)
-        # must not interrupt the bookkeeping of the trial that the first one failed.
-        first = not self.objective.interrupted
-        self.objective.interrupted = True
-        if first and self.objective.in_trial:
-            raise KeyboardInterrupt
-
-    def __enter__(self) -> _sigint_handler:
-        if threading.current_thread() is threading.main_thread():
-            self.previous = signal.signal(signal.SIGINT, self._handle)
-            self.installed = True
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.installed:
-            signal.signal(signal.SIGINT, self.previous)
-
-
 def worker_process(options: WorkerOptions) -> None:
-    """Entry point of a spawned worker process: exit 0 done, 130 interrupted, 1 error (message on stderr)."""
-    from hebbsearch.errors import HebbsearchError
-
+    """Entry point of a spawned worker process: exit 0 done (or SIGTERM), 130 SIGINT, 1 error."""
     try:
         run_worker(options)
     except KeyboardInterrupt:
@@ -221,4 +523,116 @@ def worker_process(options: WorkerOptions) -> None:
         sys.exit(e.exit_code)
 
 
-__all__ = ["WorkerOptions", "format_trial", "run_worker", "worker_process"]
+def run_pool(options: WorkerOptions, jobs: int) -> None:
+    """Run ``jobs`` spawned worker processes on this machine and wait for them.
+
+    SIGINT and SIGTERM of this process are forwarded (each worker re-queues its trial); if this process
+    is killed, its workers notice within a second and stop the same way. Raises KeyboardInterrupt after
+    SIGINT, :class:`Interrupted` (reason ``SIGTERM``) after SIGTERM, HebbsearchError if a worker failed.
+    """
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=worker_process, name=f"hebbsearch-w{i}",
+                         args=(dataclasses.replace(options, worker=i, parent_pid=os.getpid()),))
+             for i in range(jobs)]
+    received: list[int] = []
+
+    def forward(signum: int, frame: Any) -> None:
+        received.append(signum)
+        for proc in procs:
+            if proc.is_alive() and proc.pid is not None:
+                try:
+                    os.kill(proc.pid, signum)
+                except ProcessLookupError:
+                    pass
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        for proc in procs:
+            proc.start()
+        for proc in procs:
+            proc.join()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    codes = [proc.exitcode for proc in procs]
+    if signal.SIGINT in received or any(code == 130 for code in codes):
+        raise KeyboardInterrupt
+    if signal.SIGTERM in received:
+        raise Interrupted("SIGTERM")
+    failed = [f"w{i} ({code})" for i, code in enumerate(codes) if code]
+    if failed:
+        raise HebbsearchError(f"worker(s) {', '.join(failed)} failed; see their messages above")
+
+
+def create_study(url: str, config: StudyConfig, *, data_dir: str | None = None,
+                 device: str = "auto") -> tuple[optuna.Study, bool]:
+    """``hebbsearch create``: create the study (once, however many processes try at once) after checking
+    that its data load and its networks build; resuming an identical study is a no-op.
+
+    Returns ``(study, created)``.
+    """
+    storage = open_storage(url)
+    objective = Objective(config, data_dir, device)
+    study, created = create_or_load_study(storage, config, check=objective.check)
+    if created:
+        update_study_note(study, config)
+    return study, created
+
+
+def resolve_gpus(device: str) -> str:
+    """``run --device`` → the worker's ``gpus``: cpu → none, auto/cuda → auto (cuda: CUDA must exist)."""
+    from hebbsearch.search._objective import resolve_device
+
+    resolved = resolve_device(device)
+    return "none" if resolved == "cpu" else "auto"
+
+
+def run_study(config: StudyConfig, url: str, *, jobs: int = 1, data_dir: str | None = None,
+              device: str = "auto", heartbeat: int | None = DEFAULT_HEARTBEAT,
+              artifact_dir: str | None = None, progress_bar: bool = True, summary: bool = True,
+              log: Callable[[str], None] | None = None, log_level: int = optuna.logging.WARNING,
+              ) -> optuna.Study:
+    """``hebbsearch run``: create or resume the study of ``config`` and run it to ``n_trials`` finished
+    trials with ``jobs`` workers (1: in this process). Returns the study.
+
+    Raises KeyboardInterrupt (SIGINT) or :class:`Interrupted` (SIGTERM) after the trials in flight were
+    failed and re-queued.
+    """
+    log = log or (lambda line: print(line, file=sys.stderr, flush=True))
+    storage = open_storage(url)
+    gpus = resolve_gpus(device)
+    objective = Objective(config, data_dir, "cpu" if gpus == "none" else device)
+    study, created = create_or_load_study(storage, config, check=objective.check)
+    if created:
+        update_study_note(study, config)
+    name, n_trials = config.study.name, config.study.n_trials
+    with StorageLock(url, f"budget:{name}"):
+        requeued = requeue_interrupted(study)
+    if requeued:
+        log(f"re-queued interrupted trial(s) {', '.join(f'#{n}' for n in requeued)} with the same parameters")
+    finished = finished_count(study.get_trials(deepcopy=False))
+    remaining = n_trials - finished
+    if remaining <= 0:
+        log(f"study {name!r} already has {finished} finished trials (n_trials = {n_trials}); nothing to run")
+        return study
+    if not created:
+        objective.check()
+    jobs = min(jobs, remaining)
+    log(f"study {name!r}: {finished}/{n_trials} trials finished, running {remaining} more on "
+        f"{objective.device}" + (f" with {jobs} workers" if jobs > 1 else ""))
+    options = WorkerOptions(
+        storage=url, study_name=name, n_trials=n_trials, timeout=config.study.timeout, data_dir=data_dir,
+        gpus=gpus, artifact_dir=resolve_artifact_dir(artifact_dir), heartbeat=heartbeat,
+        progress_bar=progress_bar and jobs == 1, summary=summary, log_level=log_level, worker=0,
+    )
+    if jobs == 1:
+        result = run_worker(options)
+        if result.reason == "SIGTERM":
+            raise Interrupted("SIGTERM")
+    else:
+        run_pool(options, jobs)
+    return study
+
+
+__all__ = ["BudgetState", "Interrupted", "WorkerOptions", "WorkerResult", "budget_state",
+           "create_study", "format_trial", "run_pool", "run_study", "run_worker", "worker_process"]

@@ -14,9 +14,11 @@ heartbeat is older than the grace period. Neither kind counts, so a resumed stud
 
 from __future__ import annotations
 
+import datetime
 import os
+import sys
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,7 @@ from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, TrialState
 
 from hebbsearch.errors import ConfigError, StorageError, first_line
+from hebbsearch.search._locks import StorageLock, use_installed_postgres_driver
 from hebbsearch.study import StudyConfig, build_pruner, build_sampler, parse_study_text
 
 DEFAULT_STORAGE = "sqlite:///hebbsearch.db"
@@ -35,7 +38,10 @@ STUDY_FILE_ATTR = "study_file"
 STUDY_PATH_ATTR = "study_file_path"
 FAIL_REASON_ATTR = "fail_reason"
 RETRY_OF_ATTR = "retry_of"
+N_TRIALS_ATTR = "n_trials"
 INTERRUPTED = "interrupted"
+#: the objective's name (Optuna metric names, shown by optuna-dashboard)
+METRIC_NAME = "val_accuracy"
 
 
 def resolve_storage_url(url: str | None = None) -> str:
@@ -89,11 +95,14 @@ def open_storage(
         raise StorageError(f"no storage at {shown} (the file {sqlite} does not exist); run a study first "
                            f"or pass --storage")
     engine_kwargs: dict[str, Any] = {}
-    if url.startswith("postgresql://"):
-        _use_installed_postgres_driver()
     if url.startswith("sqlite"):
         # Several worker processes share one SQLite file: wait for locks instead of failing.
         engine_kwargs["connect_args"] = {"timeout": 60}
+    else:
+        use_installed_postgres_driver()
+        # A connection dropped during a long epoch (server restart, idle timeout) is replaced before
+        # use. Two pooled connections cover the main thread and the heartbeat thread of a worker.
+        engine_kwargs.update(pool_pre_ping=True, pool_size=2, max_overflow=3)
     try:
         with warnings.catch_warnings():
             # heartbeats and their retry callback are marked experimental in Optuna 5
@@ -105,7 +114,9 @@ def open_storage(
                     "grace_period": grace_period,
                     "heartbeat_stale_trial_callback": RetryHeartbeatStaleTrialCallback(max_retry=max_retry),
                 }
-            storage = RDBStorage(url, engine_kwargs=engine_kwargs, **heartbeat)
+            # Creating the tables of an empty database is not safe when several processes start at once.
+            with StorageLock(url, "init"):
+                storage = _ResilientStorage(url, engine_kwargs=engine_kwargs, **heartbeat)
     except ImportError as e:
         raise StorageError(f"cannot open storage {shown}: missing database driver "
                            f"({_first_line(e)})") from None
@@ -114,21 +125,6 @@ def open_storage(
     if url.startswith("sqlite") and sqlite is not None:
         _tune_sqlite(storage)
     return storage
-
-
-def _use_installed_postgres_driver() -> None:
-    """Let ``postgresql://`` URLs (no ``+driver``) work with the installed driver.
-
-    SQLAlchemy 2.1 reads them as psycopg (3); hebbsearch depends on psycopg2. When psycopg is missing
-    and psycopg2 is there, register psycopg2 as the default PostgreSQL driver of this process, so the
-    URL stays as the user wrote it (in messages, and for worker processes, which do the same).
-    """
-    import importlib.util
-
-    if importlib.util.find_spec("psycopg") is None and importlib.util.find_spec("psycopg2") is not None:
-        from sqlalchemy.dialects import registry
-
-        registry.register("postgresql", "sqlalchemy.dialects.postgresql.psycopg2", "PGDialect_psycopg2")
 
 
 def _tune_sqlite(storage: RDBStorage) -> None:
@@ -144,6 +140,57 @@ def _tune_sqlite(storage: RDBStorage) -> None:
 
     sqlalchemy.event.listen(storage.engine, "connect", on_connect)
     storage.engine.dispose()  # connections opened while creating the tables get the pragmas too
+
+
+class _ResilientStorage(RDBStorage):
+    """Optuna's RDB storage whose heartbeat survives a storage outage.
+
+    Optuna records heartbeats from a thread that dies on the first database error, after which the
+    running trial looks stale to every other worker. Here an outage skips that heartbeat (one line on
+    stderr) and the next interval tries again.
+    """
+
+    _heartbeat_failing = False
+
+    def record_heartbeat(self, trial_id: int) -> None:
+        try:
+            super().record_heartbeat(trial_id)
+        except Exception as e:  # noqa: BLE001 - only outages are swallowed, see is_outage
+            if not is_outage(e):
+                raise
+            if not self._heartbeat_failing:
+                print(f"hebbsearch: heartbeat of trial id {trial_id} failed (storage unreachable: "
+                      f"{_first_line(_root_cause(e))}); retrying", file=sys.stderr, flush=True)
+            self._heartbeat_failing = True
+        else:
+            self._heartbeat_failing = False
+
+
+def _root_cause(e: BaseException) -> BaseException:
+    while e.__cause__ is not None:
+        e = e.__cause__
+    return e
+
+
+def is_outage(error: BaseException) -> bool:
+    """Whether ``error`` means the storage could not be reached (connection refused or dropped, server
+    restarting, SQLite busy): worth retrying after a pause, unlike a wrong URL or a bug."""
+    import sqlalchemy.exc
+
+    seen: set[int] = set()
+    e: BaseException | None = error
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, sqlalchemy.exc.OperationalError | sqlalchemy.exc.InterfaceError
+                      | sqlalchemy.exc.DisconnectionError):
+            return True
+        if isinstance(e, sqlalchemy.exc.DBAPIError) and e.connection_invalidated:
+            return True
+        if type(e).__module__.startswith(("psycopg2", "psycopg")) and type(e).__name__ in (
+                "OperationalError", "InterfaceError"):
+            return True
+        e = e.__cause__ or e.__context__
+    return False
 
 
 def _first_line(e: BaseException) -> str:
@@ -179,35 +226,55 @@ def sampler_seed(config: StudyConfig, n_existing: int, worker: int = 0) -> int:
     return int(np.random.SeedSequence([config.study.seed, n_existing, worker]).generate_state(1)[0])
 
 
-def create_or_load_study(storage: RDBStorage, config: StudyConfig, *, worker: int = 0) -> optuna.Study:
+def create_or_load_study(storage: RDBStorage, config: StudyConfig, *, worker: int = 0,
+                         check: Callable[[], None] | None = None) -> tuple[optuna.Study, bool]:
     """Create the study of ``config`` or resume it; the stored study file must describe the same search.
+
+    Safe when several processes (on several machines) do it at once: the check and the creation run under
+    the storage's ``init`` lock. A new study stores its study file (user attribute ``study_file``) and
+    names its objective :data:`METRIC_NAME`.
+
+    Args:
+        check: called before a new study is created (loads the data and builds the networks, so a study
+            that cannot run is never created).
+
+    Returns:
+        ``(study, created)``.
 
     Raises:
         ConfigError: the stored study was made from a study file that searches something else.
     """
     name = config.study.name
-    exists = name in study_names(storage)
-    if exists:
-        stored = stored_config(load_study(storage, name))
-        if _search_identity(stored) != _search_identity(config):
-            raise ConfigError(
-                f"study {name!r} already exists in {_safe_url(storage.url)} with a different study file "
-                f"(only [study] n_trials and timeout may change on resume); rename the study",
-                source=config.source, field="study.name")
-    n_existing = len(storage.get_all_trials(storage.get_study_id_from_name(name))) if exists else 0
-    sampler = build_sampler(config.study, seed=sampler_seed(config, n_existing, worker), source=config.source)
-    study = optuna.create_study(
-        storage=storage,
-        study_name=name,
-        direction=config.study.direction,
-        sampler=sampler,
-        pruner=build_pruner(config.study, source=config.source),
-        load_if_exists=True,
-    )
-    if not exists:
-        study.set_user_attr(STUDY_FILE_ATTR, config.text)
-        study.set_user_attr(STUDY_PATH_ATTR, config.source)
-    return study
+    with StorageLock(storage.url, "init"):
+        exists = name in study_names(storage)
+        if exists:
+            stored = stored_config(load_study(storage, name))
+            if _search_identity(stored) != _search_identity(config):
+                raise ConfigError(
+                    f"study {name!r} already exists in {_safe_url(storage.url)} with a different study file "
+                    f"(only [study] n_trials and timeout may change on resume); rename the study",
+                    source=config.source, field="study.name")
+        elif check is not None:
+            check()
+        n_existing = len(storage.get_all_trials(storage.get_study_id_from_name(name))) if exists else 0
+        sampler = build_sampler(config.study, seed=sampler_seed(config, n_existing, worker),
+                                source=config.source)
+        study = optuna.create_study(
+            storage=storage,
+            study_name=name,
+            direction=config.study.direction,
+            sampler=sampler,
+            pruner=build_pruner(config.study, source=config.source),
+            load_if_exists=True,
+        )
+        if not exists:
+            study.set_user_attr(STUDY_FILE_ATTR, config.text)
+            study.set_user_attr(STUDY_PATH_ATTR, config.source)
+            study.set_user_attr(N_TRIALS_ATTR, config.study.n_trials)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                study.set_metric_names([METRIC_NAME])
+    return study, not exists
 
 
 def _search_identity(config: StudyConfig) -> tuple[Any, ...]:
@@ -258,6 +325,45 @@ def finished_count(trials: Iterable[FrozenTrial]) -> int:
     return sum(is_counted(t) for t in trials)
 
 
+def fail_orphaned_trials(study: optuna.Study, storage: RDBStorage) -> list[int]:
+    """Fail and retry RUNNING trials that never recorded a heartbeat and started longer than the grace
+    period ago (a worker killed right after creating its trial); heartbeat storages only.
+
+    Optuna's :func:`~optuna.storages.fail_stale_trials` skips trials without a heartbeat record, so such a
+    trial would stay RUNNING forever and hold a place in the budget. ``storage`` is the study's RDB
+    storage. Returns their numbers.
+    """
+    interval = storage.heartbeat_interval
+    if not interval:
+        return []
+    grace = storage.grace_period or 2 * interval
+    cutoff = datetime.datetime.now() - datetime.timedelta(seconds=grace)
+    old = {t._trial_id: t for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+           if t.datetime_start is not None and t.datetime_start < cutoff}
+    if not old:
+        return []
+    import sqlalchemy
+
+    query = sqlalchemy.text("SELECT trial_id FROM trial_heartbeats WHERE trial_id IN :ids").bindparams(
+        sqlalchemy.bindparam("ids", expanding=True))
+    with storage.engine.connect() as conn:
+        beating = {row[0] for row in conn.execute(query, {"ids": list(old)})}
+    callback = storage.get_heartbeat_stale_trial_callback()
+    failed = []
+    for trial_id, trial in old.items():
+        if trial_id in beating:
+            continue
+        try:
+            if not storage.set_trial_state_values(trial_id, TrialState.FAIL):
+                continue
+        except optuna.exceptions.UpdateFinishedTrialError:
+            continue
+        failed.append(trial.number)
+        if callback is not None:
+            callback(study, storage.get_trial(trial_id))
+    return failed
+
+
 def requeue_interrupted(study: optuna.Study) -> list[int]:
     """Enqueue, with the same parameters, every trial failed by an interruption and not yet retried.
 
@@ -279,6 +385,7 @@ __all__ = [
     "DEFAULT_STORAGE",
     "STORAGE_ENV",
     "create_or_load_study",
+    "fail_orphaned_trials",
     "finished_count",
     "is_counted",
     "load_study",

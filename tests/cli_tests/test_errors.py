@@ -114,3 +114,52 @@ def test_a_study_that_cannot_run_is_not_created(cli, study_file, storage) -> Non
     assert cli("run", bad, "--storage", storage).code == 2
     r = cli("run", study_file(), "--storage", storage, "--n-trials", "1", "-q")  # the fixed file runs
     assert r.code == 0, r.err
+
+
+@pytest.mark.parametrize("args", [
+    ["frobnicate"],                             # unknown command
+    [],                                         # no command
+    ["run"],                                    # missing argument
+    ["report"],
+    ["run", "{study}", "--jobs", "0"],          # bad value
+    ["report", "x", "--format", "xml"],
+    ["run", "{study}", "--no-such-flag"],
+])
+def test_usage_errors_are_one_line(cli, study_file, args) -> None:
+    r = cli(*[str(study_file()) if a == "{study}" else a for a in args])
+    assert r.code == 2
+    assert len(r.err_lines) == 1, r.err
+    assert r.err_lines[0].startswith("hebbsearch: error: ")
+    assert r.out == ""
+
+
+def test_jobs_0_names_the_option(cli, study_file) -> None:
+    r = cli("run", study_file(), "--jobs", "0")
+    assert r.code == 2 and r.err_lines == [
+        "hebbsearch: error: argument --jobs: expected an integer >= 1, got '0' (see 'hebbsearch run --help')"]
+
+
+@pytest.mark.parametrize("name", [r"a\tb", r"a\nb", r"a\u0007b"])
+def test_study_name_with_a_control_character_is_rejected(cli, study_file, sqlite_storage, name) -> None:
+    path = study_file(replace={'name = "tiny"': f'name = "{name}"'})
+    r = cli("run", path, "--storage", sqlite_storage)
+    assert r.code == 2
+    assert len(r.err_lines) == 1, r.err
+    assert r.err_lines[0].startswith(f"hebbsearch: error: {path}: study.name: expected printable characters")
+    assert r.out == ""
+
+
+def test_worker_of_a_missing_study_exits_1(cli, study_file, sqlite_storage) -> None:
+    assert cli("run", study_file(), "--storage", sqlite_storage, "--n-trials", "1", "-q").code == 0
+    r = cli("worker", "nosuch", "--storage", sqlite_storage)
+    assert r.code == 1
+    assert r.err_lines == [f"hebbsearch: error: no study named 'nosuch' in {sqlite_storage}; studies there: tiny"]
+
+
+@pytest.mark.parametrize("gpus", ["1,a", "0,0", "-1", ""])
+def test_worker_bad_gpus_exits_2(cli, sqlite_storage, gpus) -> None:
+    r = cli("worker", "x", "--gpus", gpus, "--storage", sqlite_storage)
+    assert r.code == 2
+    assert len(r.err_lines) == 1, r.err
+    assert r.err_lines[0].startswith("hebbsearch: error: --gpus: expected auto, none or distinct device indices")
+    assert repr(gpus) in r.err

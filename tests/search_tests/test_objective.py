@@ -115,3 +115,39 @@ def test_explicit_layers_deeper_than_written_fail_before_any_trial() -> None:
     config = parse_study_text(LAYERS.replace("probe_after = [1, 2]", "probe_after = 3"), "s.toml")
     with pytest.raises(ConfigError, match="s.toml: model: .*depth must be an int in 1..2"):
         Objective(config, device="cpu").check()
+
+
+# --- the pre-run check: fixed values as written, searched values at their ends or choices -------------
+
+
+def _krotov(hidden: str, k: int) -> object:
+    """TINY (preset krotov_fc on synthetic data, rule krotov) with ``hidden`` and ``k`` replaced."""
+    return parse_study_text(TINY.replace("hidden = 32", f"hidden = {hidden}").replace("k = 3", f"k = {k}"),
+                            "s.toml")
+
+
+def test_check_passes_a_study_that_can_build() -> None:
+    Objective(_krotov("5", 3), device="cpu").check()
+
+
+def test_check_rejects_a_study_in_which_nothing_can_build() -> None:
+    with pytest.raises(ConfigError, match=r"^s\.toml: model: no sampled setting can work: .*k must be < the "
+                                          r"number of units \(50\), got 60$"):
+        Objective(_krotov("50", 60), device="cpu").check()
+
+
+@pytest.mark.parametrize("hidden", ["{choices = [5, 50]}", "{choices = [50, 5]}"])
+def test_check_passes_when_one_choice_can_build_whatever_its_place(hidden) -> None:
+    Objective(_krotov(hidden, 7), device="cpu").check()  # k = 7 works with 50 units, not with 5
+
+
+@pytest.mark.parametrize("hidden", ["{choices = [5, 6]}", "{choices = [6, 5]}"])
+def test_check_rejects_when_no_choice_can_build(hidden) -> None:
+    with pytest.raises(ConfigError, match="no sampled setting can work"):
+        Objective(_krotov(hidden, 7), device="cpu").check()
+
+
+def test_check_tries_both_ends_of_a_range() -> None:
+    Objective(_krotov("{low = 5, high = 50}", 7), device="cpu").check()
+    with pytest.raises(ConfigError, match="no sampled setting can work"):
+        Objective(_krotov("{low = 5, high = 7}", 7), device="cpu").check()

@@ -60,10 +60,13 @@ def test_missing_study_names_the_existing_ones(storage_url: str) -> None:
 def test_study_file_is_stored_and_must_not_change(storage_url: str) -> None:
     storage = open_storage(storage_url)
     config = parse_study_text(TINY, "s.toml")
-    study = create_or_load_study(storage, config)
-    assert stored_config(study).search == config.search
+    study, created = create_or_load_study(storage, config)
+    assert created and stored_config(study).search == config.search
+    assert study.metric_names == ["val_accuracy"]  # the objective's name in optuna-dashboard
     # n_trials may change on resume; the search may not
-    create_or_load_study(storage, parse_study_text(TINY.replace("n_trials = 4", "n_trials = 9"), "s.toml"))
+    _, created = create_or_load_study(storage, parse_study_text(TINY.replace("n_trials = 4", "n_trials = 9"),
+                                                                "s.toml"))
+    assert not created
     with pytest.raises(ConfigError, match="different study file"):
         create_or_load_study(storage, parse_study_text(TINY.replace("p = 3", "p = 4"), "s.toml"))
 
@@ -94,11 +97,11 @@ def test_a_storage_is_shared_by_separate_connections(storage_url: str) -> None:
     """What workers rely on: a study created through one storage object is resumed through another
     (its own engine and connections), with its trials and stored study file."""
     config = parse_study_text(TINY, "s.toml")
-    first = create_or_load_study(open_storage(storage_url), config)
+    first, _ = create_or_load_study(open_storage(storage_url), config)
     first.add_trial(_trial(TrialState.COMPLETE, {}))
     second = open_storage(storage_url, must_exist=True, heartbeat_interval=5)
     assert study_names(second) == ["tiny"]
-    resumed = create_or_load_study(second, config, worker=1)
+    resumed, _ = create_or_load_study(second, config, worker=1)
     assert finished_count(resumed.get_trials()) == 1
     assert stored_config(load_study(second, "tiny")).search == config.search
 
