@@ -327,3 +327,73 @@ def test_worker_options_from_the_pool_are_picklable() -> None:
     options = WorkerOptions(storage="sqlite:///x.db", study_name="s", gpus=(0, 1))
     assert pickle.loads(pickle.dumps(options)) == options
 
+
+
+def test_concurrent_first_runs_on_an_empty_storage(storage_url: str, tmp_path: Path) -> None:
+    """The README's "run the same command on each machine": three `run`s at once on an empty storage
+    (SQLite: `table study_directions already exists`; PostgreSQL: `pg_type_typname_nsp_index` before)."""
+    path = tmp_path / "pool.toml"
+    path.write_text(POOL_STUDY.format(n_trials=3, epochs=1))
+    procs = [subprocess.Popen([sys.executable, "-m", "hebbsearch.cli", "run", str(path), "--storage", storage_url,
+                               "-q", "--heartbeat", "1"], env=_env(), stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    errs = [p.communicate(timeout=240)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], errs
+    trials = optuna.load_study(study_name="pool", storage=open_storage(storage_url)).get_trials()
+    assert finished_count(trials) == 3 and len(trials) == 3
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])
+def test_stopping_run_jobs_stops_its_workers(how: str, postgres_url: str, tmp_path: Path) -> None:
+    """`run --jobs 2` stopped by SIGTERM (exit 143, one message) or killed with -9: its worker processes
+    stop too (they watch their parent), each re-queues its trial, nothing stays RUNNING."""
+    path = tmp_path / "pool.toml"
+    path.write_text(POOL_STUDY.format(n_trials=6, epochs=200))
+    parent = subprocess.Popen([sys.executable, "-m", "hebbsearch.cli", "run", str(path), "--storage", postgres_url,
+                               "--jobs", "2", "--heartbeat", "1"], env=_env(), stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        running: list = []
+        while time.monotonic() < deadline and len(running) < 2:
+            try:
+                trials = optuna.load_study(study_name="pool", storage=open_storage(postgres_url)).get_trials()
+            except Exception:  # noqa: BLE001 - not created yet
+                trials = []
+            running = [t for t in trials if t.state == TrialState.RUNNING and t.intermediate_values]
+            time.sleep(0.2)
+        assert len(running) == 2, parent.stderr.read() if parent.poll() is not None else "no trials"
+        children = {int(t.user_attrs["worker"].rsplit(":", 1)[1]) for t in running}
+        parent.send_signal(getattr(signal, how))
+        code = parent.wait(timeout=60)
+        err = parent.stderr.read()
+    finally:
+        parent.kill()
+        parent.wait()
+    if how == "SIGTERM":
+        assert code == 143, err
+        assert err.strip().splitlines()[-1].startswith("hebbsearch: interrupted (SIGTERM)"), err
+        assert "Traceback" not in err
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(_alive(pid) for pid in children):
+        time.sleep(0.2)
+    assert not [pid for pid in children if _alive(pid)], "worker processes outlived their parent"
+    trials = optuna.load_study(study_name="pool", storage=open_storage(postgres_url)).get_trials()
+    assert not [t.number for t in trials if t.state == TrialState.RUNNING]
+    for t in running:
+        assert trials[t.number].user_attrs["fail_reason"] == "interrupted (SIGTERM)"
+        retries = [r for r in trials if r.user_attrs.get("retry_of") == t.number]
+        assert len(retries) == 1 and retries[0].state == TrialState.WAITING
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie (exited, not yet reaped by its dead parent's reaper) counts as gone
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] != "Z"
+    except OSError:
+        return False
