@@ -13,12 +13,12 @@ import warnings
 from collections.abc import Sequence
 from typing import NoReturn
 
-from hebbsearch.cli import create, dashboard, report, run, studies, worker
+from hebbsearch.cli import create, dashboard, refit, report, run, studies, worker
 from hebbsearch.cli._output import set_verbosity
 from hebbsearch.errors import HebbsearchError, first_line
 
 PROG = "hebbsearch"
-COMMANDS = (run, create, worker, dashboard, report, studies)
+COMMANDS = (run, create, worker, dashboard, report, refit, studies)
 
 
 def _shared_flags() -> argparse.ArgumentParser:

@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 
 from hebbsearch.data._arrays import Arrays, find_idx_files, find_npz_pair, load_idx, load_npz_pair
+from hebbsearch.data._sequential import is_sequence_dataset, load_sequences
 from hebbsearch.data._splits import DataSplits, make_splits
 from hebbsearch.data._synthetic import SYNTHETIC_SHAPES, make_synthetic
 from hebbsearch.data._torchvision import (
@@ -110,6 +111,9 @@ def load_dataset(
         raise DataError(f"dataset name must be a non-empty string, got {name!r}")
     canon = canonical(name)
     key = name.strip().lower().replace("-", "_")
+    if is_sequence_dataset(name):  # text and images as sequences: hebbsearch.data._sequential
+        return load_sequences(name, root, val_split=val_split, subset=subset, normalize=normalize, seed=seed,
+                              device=device)
     splits = {"val_split": val_split, "subset": subset, "normalize": normalize, "seed": seed,
               "device": device}
     if key in SYNTHETIC_SHAPES:

@@ -49,6 +49,12 @@ class DataSplits:
     def device(self) -> torch.device:
         return self.train_x.device
 
+    @property
+    def kind(self) -> str:
+        """What one sample is: ``"image"`` here; sequence datasets (:class:`SequenceSplits`) say
+        ``"text"`` or ``"sequence"``."""
+        return "image"
+
     def __repr__(self) -> str:
         return (f"DataSplits(name={self.name!r}, input_shape={self.input_shape}, "
                 f"train={len(self.train_y)}, val={len(self.val_y)}, test={len(self.test_y)}, "

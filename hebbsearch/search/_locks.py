@@ -64,17 +64,31 @@ def _lock_engine(url: str) -> sqlalchemy.Engine:
         return engine
 
 
-def sqlite_lock_path(url: str, name: str) -> Path | None:
-    """The lock file of ``name`` for a SQLite URL (None: not a SQLite file URL)."""
+def sqlite_file(url: str) -> Path | None:
+    """The database file of a SQLite URL (None: not a SQLite file URL)."""
     if not url.startswith("sqlite:///"):
         return None
     rest = url[len("sqlite:///"):].split("?", 1)[0]
-    if rest in ("", ":memory:"):
+    return None if rest in ("", ":memory:") else Path(rest)
+
+
+def sqlite_lock_path(url: str, name: str) -> Path | None:
+    """The lock file of ``name`` for a SQLite URL (None: not a SQLite file URL)."""
+    db = sqlite_file(url)
+    if db is None:
         return None
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
     if len(safe) > 80 or safe != name:
         safe = f"{safe[:60]}-{hashlib.blake2b(name.encode(), digest_size=6).hexdigest()}"
-    return Path(f"{rest}.{safe}.lock")
+    return Path(f"{db}.{safe}.lock")
+
+
+def has_tables(url: str) -> bool:
+    """Whether the database of ``url`` already holds Optuna's tables (then opening it needs no lock)."""
+    if url.startswith("sqlite") and ((db := sqlite_file(url)) is None or not db.exists()):
+        return False
+    with _lock_engine(url).connect() as conn:
+        return sqlalchemy.inspect(conn).has_table("version_info")
 
 
 class StorageLock:
@@ -178,4 +192,4 @@ class StorageLock:
         self.release()
 
 
-__all__ = ["StorageLock", "lock_key", "sqlite_lock_path", "use_installed_postgres_driver"]
+__all__ = ["StorageLock", "has_tables", "lock_key", "sqlite_lock_path", "use_installed_postgres_driver"]

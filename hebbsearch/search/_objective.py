@@ -24,17 +24,20 @@ import math
 import os
 import socket
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import optuna
+import torch
+from torch import Tensor
 
 from hebbsearch.errors import ConfigError, DivergenceError, HebbsearchError
 from hebbsearch.search._artifacts import upload_filters
 from hebbsearch.search._space import TrialSettings, probe_positions, sample
 from hebbsearch.search._storage import FAIL_REASON_ATTR, INTERRUPTED
-from hebbsearch.study import Choice, Fixed, Spec, StudyConfig
+from hebbsearch.study import Choice, Fixed, IntRange, Spec, StudyConfig
 
 # Loaded datasets by (name, root, val_split, subset, normalize, seed, device): trials in one process
 # share the tensors.
@@ -66,6 +69,10 @@ def load_data(config: StudyConfig, data_dir: str | Path | None, device: str) -> 
     """The dataset of ``[data]`` (``data_dir`` overrides ``root``), cached per process."""
     from hebbsearch.data import load_dataset
 
+    if config.data.kind != "image":  # text, sequential images: hebbsearch.search._sequence
+        from hebbsearch.search._sequence import load_sequence_data
+
+        return load_sequence_data(config, data_dir, device)
     d = config.data
     root = data_dir if data_dir is not None else d.root
     root = str(Path(root).expanduser().resolve()) if root is not None else None
@@ -95,6 +102,8 @@ class Objective:
             ``"probe"``, for progress bars (None: silent).
         artifact_dir: directory of the artifact store; each trial stores a picture of its first layer's
             filters there once its Hebbian training is done (None: no artifacts).
+        refit: the final fit: the probe trains on train + val and the trial's value is the test accuracy
+            (for :func:`~hebbsearch.search.refit_best`, never for a search).
     """
 
     def __init__(
@@ -105,12 +114,14 @@ class Objective:
         *,
         progress: Callable[[int, str, int, int], None] | None = None,
         artifact_dir: str | None = None,
+        refit: bool = False,
     ) -> None:
         self.config = config
         self.data_dir = data_dir
         self.device = resolve_device(device)
         self.progress = progress
         self.artifact_dir = artifact_dir
+        self.refit = refit
         self.interrupted = False
         self._in_trial = False
 
@@ -131,6 +142,10 @@ class Objective:
         from hebbsearch.models import build_stack
         from hebbsearch.rules import get_rule
 
+        if self.config.data.kind != "image":  # text, sequential images: hebbsearch.search._sequence
+            from hebbsearch.search._sequence import check_sequence_study
+
+            return check_sequence_study(self)
         splits = load_data(self.config, self.data_dir, self.device)
         architecture = self.config.model.architecture()
         options = _candidates(self.config.model.options)
@@ -167,10 +182,12 @@ class Objective:
             self._in_trial = False
 
     def _run(self, trial: optuna.Trial) -> float:
-        from hebbsearch.models import build_stack
-        from hebbsearch.rules import get_rule
-        from hebbsearch.training import accuracy, extract_features, train_hebbian, train_probe
+        from hebbsearch.training import accuracy, extract_features, train_probe
 
+        if self.config.data.kind != "image":  # text, sequential images: hebbsearch.search._sequence
+            from hebbsearch.search._sequence import run_sequence_trial
+
+            return run_sequence_trial(self, trial)
         settings = sample(trial, self.config)
         trial.set_user_attr("probe_after", settings.probe_after)
         trial.set_user_attr("rule", settings.rule)
@@ -183,48 +200,47 @@ class Objective:
 
         with _timed(times, "data"):
             splits = load_data(self.config, self.data_dir, self.device)
+        stack = self._build(trial, settings, splits)
+        depth = settings.probe_after
         try:
-            rule = get_rule(settings.rule, **settings.rule_params)
-            stack = build_stack(self.config.model.architecture(), splits.input_shape, rule,
-                                depth=settings.probe_after, seed=seed, device=self.device,
-                                **settings.model_options)
-        except ValueError as e:  # e.g. k >= units: these settings cannot work
-            trial.set_user_attr(FAIL_REASON_ATTR, f"invalid settings: {e}")
-            raise TrialFailed(f"trial {n}: invalid settings: {e}") from e
-
-        try:
-            h = settings.hebbian
             with _timed(times, "hebbian"):
-                convergence = train_hebbian(
-                    stack, splits.train_x, depth=settings.probe_after,
-                    epochs=_epochs(h["epochs"], settings.probe_after), lr=h["lr"],
-                    lr_schedule=h["lr_schedule"], batch_size=h["batch_size"], seed=seed,
-                    progress=self._hebbian_progress(n),
-                )
+                convergence, reused = self._train_hebbian(stack, splits, settings, n)
             trial.set_user_attr("convergence", [float(c) for c in convergence])
+            if reused:
+                trial.set_user_attr("reused_layers", reused)
+            self._diagnose(trial, stack, splits, depth)
             if self.artifact_dir is not None:
                 upload_filters(trial, stack.hebbian_layers()[0].weight, splits.input_shape, self.artifact_dir)
 
             with _timed(times, "features"):
                 batch = self.config.data.batch_size
-                depth = settings.probe_after
                 train_f = extract_features(stack, splits.train_x, depth=depth, batch_size=batch)
                 val_f = extract_features(stack, splits.val_x, depth=depth, batch_size=batch)
                 test_f = extract_features(stack, splits.test_x, depth=depth, batch_size=batch)
 
             p = settings.probe
+            with _timed(times, "signal"):
+                signal = quick_probe((train_f, splits.train_y), (val_f, splits.val_y), splits.num_classes, p,
+                                     seed=seed)
+            trial.report(signal, 0)
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"quick probe val accuracy {signal:.4f} after the Hebbian phase")
             probe_progress = self._progress(n, "probe")
 
             def on_epoch(epoch: int, val_accuracy: float) -> None:
-                trial.report(val_accuracy, epoch)
+                trial.report(val_accuracy, epoch + 1)  # step 0 is the quick probe
                 if probe_progress:
                     probe_progress(epoch + 1, p["epochs"])
                 if trial.should_prune():
                     raise optuna.TrialPruned(f"val accuracy {val_accuracy:.4f} at epoch {epoch}")
 
+            train = (train_f, splits.train_y)
+            if self.refit:  # the final fit: train + val, evaluated on test only
+                train = (torch.cat([train_f, val_f]), torch.cat([splits.train_y, splits.val_y]))
+                val_f, on_epoch = val_f[:0], None  # type: ignore[assignment]
             with _timed(times, "probe"):
                 result = train_probe(
-                    (train_f, splits.train_y), (val_f, splits.val_y), num_classes=splits.num_classes,
+                    train, (val_f, splits.val_y[:len(val_f)]), num_classes=splits.num_classes,
                     epochs=p["epochs"], lr=p["lr"], optimizer=p["optimizer"], lr_schedule=p["lr_schedule"],
                     batch_size=p["batch_size"], dropout=p["dropout"], weight_decay=p["weight_decay"],
                     seed=seed, on_epoch=on_epoch,
@@ -234,10 +250,98 @@ class Objective:
                 q.numel() for q in result.probe.parameters())
             trial.set_user_attr("test_accuracy", float(test_accuracy))
             trial.set_user_attr("n_params", int(n_params))
-            return float(result.val_accuracy)
+            return float(test_accuracy if self.refit else result.val_accuracy)
         finally:
             for phase, seconds in times.items():
                 trial.set_user_attr(f"time_{phase}", round(seconds, 3))
+
+    def _build(self, trial: optuna.Trial, settings: TrialSettings, splits: Any) -> Any:
+        from hebbsearch.models import build_stack
+        from hebbsearch.rules import get_rule
+
+        try:
+            rule = get_rule(settings.rule, **settings.rule_params)
+            return build_stack(self.config.model.architecture(), splits.input_shape, rule,
+                               depth=settings.probe_after, seed=self.config.study.seed, device=self.device,
+                               **settings.model_options)
+        except ValueError as e:  # e.g. k >= units: these settings cannot work
+            trial.set_user_attr(FAIL_REASON_ATTR, f"invalid settings: {e}")
+            raise TrialFailed(f"trial {trial.number}: invalid settings: {e}") from e
+
+    def _train_hebbian(self, stack: Any, splits: Any, settings: TrialSettings, n: int) -> tuple[
+            list[float], int]:
+        """Train layers 1..depth, reusing layers this process already trained with the same settings.
+
+        Layer i's weights depend only on the data, the architecture and options, the rule, the seed and
+        the Hebbian settings of layers 1..i: a trial that shares them with an earlier one (e.g. the same
+        Hebbian settings probed after another depth, or with another probe) loads the trained layers from
+        :data:`_LAYER_CACHE` and trains only the rest. Returns the convergence per layer and the number
+        of layers reused.
+        """
+        from hebbsearch.training import train_hebbian
+
+        h = settings.hebbian
+        depth = settings.probe_after
+        epochs = list(h["epochs"][:depth]) if isinstance(h["epochs"], tuple) else [h["epochs"]] * depth
+        lrs = list(h["lr"][:depth]) if isinstance(h["lr"], tuple) else [h["lr"]] * depth
+        base = (self._data_key(), repr(self.config.model.architecture()), repr(sorted(settings.model_options.items())),
+                settings.rule, repr(sorted(settings.rule_params.items())), self.config.study.seed,
+                h["lr_schedule"], h["batch_size"], self.device)
+        keys = [base + (tuple(zip(epochs[:i + 1], lrs[:i + 1])),) for i in range(depth)]
+        reused = 0
+        for i, key in enumerate(keys):
+            state = _LAYER_CACHE.get(key)
+            if state is None:
+                break
+            stack.blocks[i].load_state_dict(state)
+            _LAYER_CACHE.move_to_end(key)
+            reused = i + 1
+        convergence = train_hebbian(
+            stack, splits.train_x, depth=depth, epochs=[0] * reused + epochs[reused:], lr=lrs,
+            lr_schedule=h["lr_schedule"], batch_size=h["batch_size"], seed=self.config.study.seed,
+            progress=self._hebbian_progress(n),
+        )
+        for i in range(reused, depth):
+            _cache_layer(keys[i], stack.blocks[i])
+        return convergence, reused
+
+    def _data_key(self) -> tuple[Any, ...]:
+        d = self.config.data
+        return (d.dataset, str(self.data_dir if self.data_dir is not None else d.root), d.val_split, d.subset,
+                d.normalize)
+
+    def _diagnose(self, trial: optuna.Trial, stack: Any, splits: Any, depth: int) -> None:
+        """Collapse diagnostics per layer (user attribute ``diagnostics``); a collapsed layer fails the
+        trial before features are extracted."""
+        from hebbsearch.training import layer_diagnostics
+
+        diagnostics = layer_diagnostics(stack, splits.train_x[:DIAGNOSTIC_SAMPLES], depth=depth)
+        trial.set_user_attr("diagnostics", [d.as_dict() for d in diagnostics])
+        for i, d in enumerate(diagnostics, start=1):
+            if d.collapsed:
+                trial.set_user_attr(FAIL_REASON_ATTR, f"collapsed: layer {i}: {d.collapsed}")
+                raise TrialFailed(f"trial {trial.number}: layer {i} collapsed: {d.collapsed}")
+
+    def raw_baseline(self, probe: dict[str, Any] | None = None) -> dict[str, Any] | None:
+        """The probe on the raw (normalised) input instead of Hebbian features: ``{"val", "test"}``
+        accuracy and the probe settings used: ``probe`` (a trial's, e.g. the best one's), else the study's
+        (fixed values as written, searched ones at their middle); None for sequence studies (they have
+        their own baselines)."""
+        from hebbsearch.training import accuracy, train_probe
+
+        if self.config.data.kind != "image":
+            return None
+        splits = load_data(self.config, self.data_dir, self.device)
+        p = {name: _middle(spec) for name, spec in vars(self.config.probe).items()}
+        p.update(probe or {})
+        start = time.perf_counter()
+        flat = [x.reshape(x.shape[0], -1) for x in (splits.train_x, splits.val_x, splits.test_x)]
+        result = train_probe((flat[0], splits.train_y), (flat[1], splits.val_y), num_classes=splits.num_classes,
+                             epochs=p["epochs"], lr=p["lr"], optimizer=p["optimizer"],
+                             lr_schedule=p["lr_schedule"], batch_size=p["batch_size"], dropout=p["dropout"],
+                             weight_decay=p["weight_decay"], seed=self.config.study.seed)
+        return {"val": float(result.val_accuracy), "test": float(accuracy(result.probe, flat[2], splits.test_y)),
+                "probe": p, "seconds": round(time.perf_counter() - start, 3)}
 
     def _hebbian_progress(self, n: int) -> Callable[[str, int, int], None] | None:
         if self.progress is None:
@@ -252,10 +356,46 @@ class Objective:
         return lambda done, total: report(n, phase, done, total)
 
 
-def _epochs(value: Any, depth: int) -> Any:
-    """One count for every layer, or the first ``depth`` of a per-layer list (the file's list covers the
-    deepest probe position; a trial may probe earlier)."""
-    return list(value[:depth]) if isinstance(value, tuple) else value
+#: trained blocks by their settings (see ``Objective._train_hebbian``), least recently used first
+_LAYER_CACHE: OrderedDict[tuple[Any, ...], dict[str, Any]] = OrderedDict()
+#: at most this many bytes of cached layer states per process
+LAYER_CACHE_BYTES = 1 << 30
+#: training samples the collapse diagnostics look at
+DIAGNOSTIC_SAMPLES = 1000
+#: rows of train / val features of the quick probe (the pruning signal before the long probe)
+QUICK_TRAIN, QUICK_VAL, QUICK_EPOCHS = 5000, 2000, 2
+
+
+def _cache_layer(key: tuple[Any, ...], block: Any) -> None:
+    _LAYER_CACHE[key] = {k: v.detach().clone() for k, v in block.state_dict().items()}
+    size = sum(v.numel() * v.element_size() for state in _LAYER_CACHE.values() for v in state.values())
+    while size > LAYER_CACHE_BYTES and len(_LAYER_CACHE) > 1:
+        _, state = _LAYER_CACHE.popitem(last=False)
+        size -= sum(v.numel() * v.element_size() for v in state.values())
+
+
+def quick_probe(train: tuple[Tensor, Tensor], val: tuple[Tensor, Tensor], num_classes: int,
+                probe: dict[str, Any], *, seed: int = 0) -> float:
+    """Validation accuracy of a short probe (:data:`QUICK_EPOCHS` epochs, the trial's probe settings) on
+    the first :data:`QUICK_TRAIN` / :data:`QUICK_VAL` rows: the cheap signal reported to the pruner at
+    step 0, before the long probe."""
+    from hebbsearch.training import train_probe
+
+    result = train_probe((train[0][:QUICK_TRAIN], train[1][:QUICK_TRAIN]), (val[0][:QUICK_VAL], val[1][:QUICK_VAL]),
+                         num_classes=num_classes, epochs=QUICK_EPOCHS, lr=probe["lr"], optimizer=probe["optimizer"],
+                         lr_schedule=probe["lr_schedule"], batch_size=probe["batch_size"],
+                         dropout=probe["dropout"], weight_decay=probe["weight_decay"], seed=seed)
+    return float(result.val_accuracy)
+
+
+def _middle(spec: Spec) -> Any:
+    """A fixed value as written; the first choice; the middle of a range (geometric for a log range)."""
+    if isinstance(spec, Fixed):
+        return spec.value
+    if isinstance(spec, Choice):
+        return spec.choices[0]
+    mid = math.sqrt(spec.low * spec.high) if spec.log else (spec.low + spec.high) / 2
+    return int(round(mid)) if isinstance(spec, IntRange) else mid
 
 
 #: at most this many combinations of searched values are built per rule and probe position by ``check``

@@ -2,7 +2,10 @@
 
 The table has one column per number of Hebbian layers before the probe (``probe_after``), holding the
 best complete trial with that ``probe_after`` (as in biopytorch's result tables). Rows:
-``Accuracy (val)``, ``Accuracy (test)``, ``rule``, one row per sampled hyperparameter (a rule
+``Accuracy (val)``, ``Accuracy (test)``, ``Accuracy (test, refit on train+val)`` (after
+``hebbsearch refit``), the study's baselines (``Raw-input baseline (val|test)``: the probe on the input
+itself; sequence studies add their own) and ``Hebbian gain (val)`` (best − raw input), ``rule``, one row
+per sampled hyperparameter (a rule
 hyperparameter is shown by its own name, e.g. ``p``; ``probe.dropout`` as ``dropout``; other
 parameters by their Optuna name, e.g. ``hebbian.lr``), ``Params``, ``Trial``, then the trial counts of
 that column.
@@ -23,9 +26,14 @@ from optuna.trial import FrozenTrial, TrialState
 from hebbsearch._format import render, render_json
 from hebbsearch.errors import HebbsearchError, first_line
 from hebbsearch.search._artifacts import download_filters
+from hebbsearch.search._baselines import PERCENT_ROWS, RAW_ATTR, baseline_rows
 
 ROW_VAL = "Accuracy (val)"
 ROW_TEST = "Accuracy (test)"
+ROW_REFIT = "Accuracy (test, refit on train+val)"
+ROW_GAIN = "Hebbian gain (val)"
+#: study user attribute of ``hebbsearch refit``: {trial number (str): {"test_accuracy", ...}}
+REFIT_ATTR = "refit"
 ROW_RULE = "rule"
 ROW_PARAMS = "Params"
 ROW_TRIAL = "Trial"
@@ -133,8 +141,14 @@ def best_table(study: optuna.Study) -> BestTable:
     rows: list[tuple[str, list[Any]]] = [
         (ROW_VAL, [t.value if t else None for t in col_best]),
         (ROW_TEST, [t.user_attrs.get("test_accuracy") if t else None for t in col_best]),
+        (ROW_REFIT, [_refit_of(study.user_attrs, t) for t in col_best]),
+        *[(label, [value] * len(columns)) for label, value in baseline_rows(study.user_attrs)],
+        (ROW_GAIN, [_gain(study.user_attrs, t) for t in col_best]),
         (ROW_RULE, [rule_of(t) if t else None for t in col_best]),
     ]
+    # the refit and gain rows appear once there is something to show
+    rows = [(label, values) for label, values in rows
+            if label not in (ROW_REFIT, ROW_GAIN) or any(v is not None for v in values)]
     rows += [(lbl, [param_value(t, lbl) for t in col_best]) for lbl in [*rule_labels, *other_labels]]
     rows += [
         (ROW_PARAMS, [t.user_attrs.get("n_params") if t else None for t in col_best]),
@@ -174,11 +188,28 @@ def render_report(table: BestTable, fmt: str) -> str:
     return f"{body}\n{footer}\n"
 
 
+def _refit_of(user_attrs: dict[str, Any], trial: FrozenTrial | None) -> float | None:
+    if trial is None:
+        return None
+    entry = user_attrs.get(REFIT_ATTR, {}).get(str(trial.number))
+    return entry.get("test_accuracy") if isinstance(entry, dict) else None
+
+
+def _gain(user_attrs: dict[str, Any], trial: FrozenTrial | None) -> float | None:
+    """Best val accuracy minus the raw-input baseline's (negative: the features are worse than pixels)."""
+    raw = user_attrs.get(RAW_ATTR)
+    if trial is None or trial.value is None or not isinstance(raw, dict) or raw.get("val") is None:
+        return None
+    return trial.value - raw["val"]
+
+
 def _cell(label: str, value: Any, fmt: str, missing: str) -> str:
     if value is None:
         return missing
-    if label in (ROW_VAL, ROW_TEST) and isinstance(value, int | float):
+    if (label in (ROW_VAL, ROW_TEST, ROW_REFIT) or label in PERCENT_ROWS) and isinstance(value, int | float):
         return f"{100 * value:.2f} %"
+    if label == ROW_GAIN and isinstance(value, int | float):
+        return f"{100 * value:+.2f} points"
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, float):

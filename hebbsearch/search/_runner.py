@@ -45,9 +45,11 @@ from optuna.trial import FrozenTrial, TrialState
 from hebbsearch._defaults import DEFAULT_HEARTBEAT
 from hebbsearch.errors import HebbsearchError, StorageError
 from hebbsearch.search._artifacts import resolve_artifact_dir
-from hebbsearch.search._locks import StorageLock
+from hebbsearch.search._baselines import RAW_ATTR
 from hebbsearch.search._dashboard import update_study_note
+from hebbsearch.search._locks import StorageLock
 from hebbsearch.search._objective import Objective, TrialFailed
+from hebbsearch.search._report import REFIT_ATTR, best_complete_trial, best_table, probe_after_of
 from hebbsearch.search._slots import GpuSlot, claim_gpu_slot
 from hebbsearch.search._storage import (
     FAIL_REASON_ATTR,
@@ -67,6 +69,10 @@ from hebbsearch.study import StudyConfig
 
 #: longest pause between reconnection attempts, seconds
 BACKOFF_MAX = 30.0
+#: seconds between two looks at the trials of a worker waiting for the others' trials
+WAIT_LOOK = 0.25
+#: the study note is rewritten after a new best trial, else at most this often (and when a worker ends)
+NOTE_INTERVAL = 30.0
 
 
 class Interrupted(KeyboardInterrupt):
@@ -244,13 +250,19 @@ class _Signals:
         self.parent_pid = parent_pid
         self.reason: str | None = None
         self.in_trial = False
+        self._raised = False
         self._previous: dict[int, Any] = {}
         self._stop_watch = threading.Event()
 
     def _handle(self, signum: int, frame: Any) -> None:
-        first = self.reason is None
         self.reason = self.reason or signal.Signals(signum).name
-        if first and self.in_trial:
+        if self.in_trial and not self._raised:
+            if _in_storage_code(frame):
+                # Never break a database call (its connection and session would be left half-done): the
+                # same signal comes back in a moment and lands in training code.
+                threading.Timer(_RESIGNAL, os.kill, (os.getpid(), signum)).start()
+                return
+            self._raised = True
             raise Interrupted(self.interrupt_reason)
 
     @property
@@ -275,6 +287,20 @@ class _Signals:
         self._stop_watch.set()
         for sig, previous in self._previous.items():
             signal.signal(sig, previous)
+
+
+#: seconds after which a signal that arrived during a database call is delivered again
+_RESIGNAL = 0.05
+_STORAGE_MODULES = ("sqlalchemy", "psycopg2", "psycopg", "sqlite3", "optuna.storages", "optuna.trial",
+                    "optuna.artifacts", "optuna_dashboard", "hebbsearch.search._locks")
+
+
+def _in_storage_code(frame: Any) -> bool:
+    while frame is not None:
+        if str(frame.f_globals.get("__name__", "")).startswith(_STORAGE_MODULES):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _worker_id(options: WorkerOptions) -> int:
@@ -317,6 +343,7 @@ def run_worker(options: WorkerOptions, *, stream: TextIO | None = None,
     label = options.worker if options.worker else None
     deadline = time.monotonic() + options.timeout if options.timeout else None
     notes_lock = StorageLock(options.storage, f"note:{options.study_name}")
+    note_written = [time.monotonic()]
 
     def objective_in_slot(trial: optuna.Trial) -> float:
         current["id"], current["number"] = trial._trial_id, trial.number
@@ -341,9 +368,15 @@ def run_worker(options: WorkerOptions, *, stream: TextIO | None = None,
             bar.write(format_trial(trial, study, label))
         if on_trial is not None:
             on_trial(trial)
+        if trial.state == TrialState.COMPLETE and _is_column_best(study, trial) or (
+                time.monotonic() - note_written[0] > NOTE_INTERVAL):
+            write_note()
+
+    def write_note() -> None:
         try:
             with notes_lock:
                 update_study_note(study, config)
+            note_written[0] = time.monotonic()
         except Exception as e:  # noqa: BLE001 - the note is a convenience; never fail a trial for it
             if not is_outage(e):
                 raise
@@ -356,6 +389,7 @@ def run_worker(options: WorkerOptions, *, stream: TextIO | None = None,
         study_objective.device = result.device = slot.device
         outage_since: float | None = None
         backoff = 1.0
+        has_baseline = False
         while signals.reason is None:
             if deadline is not None and time.monotonic() >= deadline:
                 result.reason = "timeout"
@@ -372,9 +406,10 @@ def run_worker(options: WorkerOptions, *, stream: TextIO | None = None,
                 finally:
                     budget_lock.release()
                     bar.close()
+                if step == "run" and not has_baseline and objective is None:
+                    has_baseline = _ensure_raw_baseline(study, study_objective, options.storage, signals, log)
             except KeyboardInterrupt:
-                _requeue_after_interrupt(study, budget_lock, log)
-                current.clear()
+                _requeue_after_interrupt(study, budget_lock, current, signals.interrupt_reason, log)
                 break
             except Exception as e:  # noqa: BLE001 - outages are retried, everything else is re-raised
                 if not is_outage(e):
@@ -394,16 +429,110 @@ def run_worker(options: WorkerOptions, *, stream: TextIO | None = None,
             if step == "done":
                 break
             if step == "wait":
-                _sleep(options.poll, signals)
+                _wait_for_change(study, n_trials, options.poll, signals, count_running=bool(options.heartbeat))
         if signals.reason is not None:
             result.reason = signals.reason
+        elif result.trials:
+            write_note()  # the final counts
     return _finish(result, signals)
+
+
+#: the raw-input baseline is computed again when the best trial's probe settings change, at most this often
+MAX_BASELINES = 3
+
+
+def _ensure_raw_baseline(study: optuna.Study, objective: Objective, url: str, signals: _Signals,
+                         log: Callable[[str], None]) -> bool:
+    """Keep the study's raw-input baseline on the probe settings of its best trial.
+
+    After a trial, the first worker to get the study's ``baseline`` lock computes it when it is missing or
+    was computed with other probe settings than the current best trial's (at most :data:`MAX_BASELINES`
+    times per study); interruptible like a trial. Returns False while it may still change.
+    """
+    try:
+        best = study.best_trial
+    except ValueError:  # no complete trial yet
+        return False
+    probe = best.user_attrs.get("settings", {}).get("probe")
+    current = study.user_attrs.get(RAW_ATTR)
+    if isinstance(current, dict) and (current.get("count", 1) >= MAX_BASELINES or current.get("probe") == probe):
+        return current.get("count", 1) >= MAX_BASELINES
+    lock = StorageLock(url, f"baseline:{study.study_name}")
+    if not lock.acquire(blocking=False):
+        return False
+    try:
+        signals.in_trial = True
+        try:
+            baseline = objective.raw_baseline(probe)
+        except Interrupted:
+            return False
+        finally:
+            signals.in_trial = False
+        if baseline is None:
+            return True
+        baseline.update(trial=best.number, count=(current or {}).get("count", 0) + 1)
+        study.set_user_attr(RAW_ATTR, baseline)
+        log(f"raw-input baseline (the probe of trial {best.number} on the input itself): val "
+            f"{baseline['val']:.4f}, test {baseline['test']:.4f}")
+        return False
+    finally:
+        lock.release()
+
+
+def refit_best(url: str, study_name: str, *, data_dir: str | None = None, device: str = "auto",
+               log: Callable[[str], None] | None = None) -> dict[str, dict[str, Any]]:
+    """``hebbsearch refit``: the final fit of each probe position's best trial.
+
+    The trial is trained again with its parameters (same seed, same Hebbian training); its probe is fit on
+    train + val and evaluated on test. Results are stored in the study's ``refit`` user attribute
+    (``{trial number: {"test_accuracy", "val_accuracy", "seconds"}}``), shown by ``report`` in its own
+    row, apart from the searched validation figure. Returns the new entries.
+    """
+    storage = open_storage(url, must_exist=True)
+    study = load_study(storage, study_name)
+    config = stored_config(study)
+    objective = Objective(config, data_dir, device, refit=True)
+    done = dict(study.user_attrs.get(REFIT_ATTR, {}))
+    new: dict[str, dict[str, Any]] = {}
+    for depth, trial in sorted(best_table(study).best.items()):
+        start = time.perf_counter()
+        fixed = optuna.trial.FixedTrial(trial.params, number=trial.number)
+        test_accuracy = objective(fixed)
+        new[str(trial.number)] = {"test_accuracy": float(test_accuracy), "val_accuracy": trial.value,
+                                  "seconds": round(time.perf_counter() - start, 1)}
+        if log is not None:
+            log(f"trial {trial.number} (probe after {depth}): val {trial.value:.4f} in the search, test "
+                f"{test_accuracy:.4f} refit on train+val")
+    done.update(new)
+    study.set_user_attr(REFIT_ATTR, done)
+    return new
 
 
 def _finish(result: WorkerResult, signals: _Signals) -> WorkerResult:
     if signals.reason == "SIGINT":
         raise KeyboardInterrupt
     return result
+
+
+def _wait_for_change(study: optuna.Study, n_trials: int, poll: float, signals: _Signals, *,
+                     count_running: bool) -> None:
+    """While other workers' trials fill the budget: look (without the lock) every :data:`WAIT_LOOK`
+    seconds whether the budget is reached or has room again; take the lock again after that, or after
+    ``poll`` seconds at the latest (a running trial may have gone stale)."""
+    end = time.monotonic() + poll
+    while signals.reason is None and time.monotonic() < end:
+        _sleep(min(WAIT_LOOK, end - time.monotonic()), signals)
+        if budget_state(study.get_trials(deepcopy=False), count_running=count_running).next_step(
+                n_trials) != "wait":
+            return
+
+
+def _is_column_best(study: optuna.Study, trial: FrozenTrial) -> bool:
+    """Whether ``trial`` is now the best complete trial of its probe position."""
+    column = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+              if probe_after_of(t) == probe_after_of(trial)]
+    best = best_complete_trial(column, study.direction == optuna.study.StudyDirection.MAXIMIZE)
+    return best is not None and best.number == trial.number
 
 
 def _sleep(seconds: float, signals: _Signals) -> None:
@@ -426,14 +555,21 @@ def _next_step(study: optuna.Study, storage: RDBStorage, n_trials: int) -> str:
         with warnings.catch_warnings():  # fail_stale_trials is marked experimental
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             fail_stale_trials(study)  # stale RUNNING trials are failed and re-queued by Optuna's callback
-        fail_orphaned_trials(study, storage)
-    requeue_interrupted(study)
-    return budget_state(study.get_trials(deepcopy=False), count_running=heartbeat).next_step(n_trials)
+    trials = study.get_trials(deepcopy=False)
+    changed = heartbeat and bool(fail_orphaned_trials(study, storage, trials))
+    changed = bool(requeue_interrupted(study, trials)) or changed
+    if changed:
+        trials = study.get_trials(deepcopy=False)
+    return budget_state(trials, count_running=heartbeat).next_step(n_trials)
 
 
-def _requeue_after_interrupt(study: optuna.Study, budget_lock: StorageLock, log: Callable[[str], None]) -> None:
+def _requeue_after_interrupt(study: optuna.Study, budget_lock: StorageLock, current: dict[str, int],
+                             reason: str, log: Callable[[str], None]) -> None:
+    """After SIGINT/SIGTERM: re-queue the interrupted trial (and any other interrupted one) at once."""
     budget_lock.release()
     try:
+        if current:  # also when the signal cut the trial's own bookkeeping short
+            _requeue_lost(study, current, budget_lock, reason)
         with budget_lock:
             numbers = requeue_interrupted(study)
     except Exception as e:  # noqa: BLE001 - storage down: the next worker to start re-queues it
@@ -444,22 +580,25 @@ def _requeue_after_interrupt(study: optuna.Study, budget_lock: StorageLock, log:
         log(f"interrupted: trial {', '.join(f'#{n}' for n in numbers)} re-queued with the same parameters")
 
 
-def _requeue_lost(study: optuna.Study, current: dict[str, int], budget_lock: StorageLock) -> None:
-    """The trial in flight when the storage went away: fail it (if still running) and re-queue it."""
+def _requeue_lost(study: optuna.Study, current: dict[str, int], budget_lock: StorageLock,
+                  reason: str = "storage outage") -> None:
+    """The trial in flight when the storage went away or a signal came: fail it (if still running) with
+    ``fail_reason = "interrupted (<reason>)"`` and re-queue it, unless that happened already."""
     storage = study._storage
     trial = storage.get_trial(current["id"])
     with budget_lock:
         if trial.state == TrialState.RUNNING:
-            storage.set_trial_user_attr(trial._trial_id, FAIL_REASON_ATTR, f"{INTERRUPTED} (storage outage)")
+            storage.set_trial_user_attr(trial._trial_id, FAIL_REASON_ATTR, f"{INTERRUPTED} ({reason})")
             try:
                 storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
             except optuna.exceptions.UpdateFinishedTrialError:
                 pass
-            requeue_interrupted(study)
         elif trial.state == TrialState.FAIL and not is_counted(trial):
             retried = {t.user_attrs.get(RETRY_OF_ATTR) for t in study.get_trials(deepcopy=False)}
-            if trial.number not in retried:
+            if trial.number not in retried and not str(trial.user_attrs.get(FAIL_REASON_ATTR, "")).startswith(
+                    INTERRUPTED):
                 study.enqueue_trial(trial.params, user_attrs={RETRY_OF_ATTR: trial.number})
+        requeue_interrupted(study)
     current.clear()
 
 
@@ -635,4 +774,5 @@ def run_study(config: StudyConfig, url: str, *, jobs: int = 1, data_dir: str | N
 
 
 __all__ = ["BudgetState", "Interrupted", "WorkerOptions", "WorkerResult", "budget_state",
-           "create_study", "format_trial", "run_pool", "run_study", "run_worker", "worker_process"]
+           "create_study", "format_trial", "refit_best", "run_pool", "run_study", "run_worker",
+           "worker_process"]

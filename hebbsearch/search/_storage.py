@@ -27,7 +27,7 @@ from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, TrialState
 
 from hebbsearch.errors import ConfigError, StorageError, first_line
-from hebbsearch.search._locks import StorageLock, use_installed_postgres_driver
+from hebbsearch.search._locks import StorageLock, has_tables, sqlite_file, use_installed_postgres_driver
 from hebbsearch.study import StudyConfig, build_pruner, build_sampler, parse_study_text
 
 DEFAULT_STORAGE = "sqlite:///hebbsearch.db"
@@ -59,15 +59,6 @@ def _safe_url(url: str) -> str:
         return url
 
 
-def _sqlite_path(url: str) -> Path | None:
-    if not url.startswith("sqlite:///"):
-        return None
-    rest = url[len("sqlite:///"):].split("?", 1)[0]
-    if rest in ("", ":memory:"):
-        return None
-    return Path(rest)
-
-
 def open_storage(
     url: str | None = None,
     *,
@@ -90,7 +81,7 @@ def open_storage(
     if "://" not in url:
         raise StorageError(f"malformed storage URL {shown!r}; expected e.g. {DEFAULT_STORAGE!r} "
                            f"or 'postgresql://user@host/db'")
-    sqlite = _sqlite_path(url)
+    sqlite = sqlite_file(url)
     if must_exist and sqlite is not None and not sqlite.exists():
         raise StorageError(f"no storage at {shown} (the file {sqlite} does not exist); run a study first "
                            f"or pass --storage")
@@ -114,9 +105,11 @@ def open_storage(
                     "grace_period": grace_period,
                     "heartbeat_stale_trial_callback": RetryHeartbeatStaleTrialCallback(max_retry=max_retry),
                 }
-            # Creating the tables of an empty database is not safe when several processes start at once.
-            with StorageLock(url, "init"):
+            if has_tables(url):
                 storage = _ResilientStorage(url, engine_kwargs=engine_kwargs, **heartbeat)
+            else:  # creating the tables is not safe when several processes start at once
+                with StorageLock(url, "init"):
+                    storage = _ResilientStorage(url, engine_kwargs=engine_kwargs, **heartbeat)
     except ImportError as e:
         raise StorageError(f"cannot open storage {shown}: missing database driver "
                            f"({_first_line(e)})") from None
@@ -325,7 +318,8 @@ def finished_count(trials: Iterable[FrozenTrial]) -> int:
     return sum(is_counted(t) for t in trials)
 
 
-def fail_orphaned_trials(study: optuna.Study, storage: RDBStorage) -> list[int]:
+def fail_orphaned_trials(study: optuna.Study, storage: RDBStorage,
+                         trials: list[FrozenTrial] | None = None) -> list[int]:
     """Fail and retry RUNNING trials that never recorded a heartbeat and started longer than the grace
     period ago (a worker killed right after creating its trial); heartbeat storages only.
 
@@ -338,8 +332,9 @@ def fail_orphaned_trials(study: optuna.Study, storage: RDBStorage) -> list[int]:
         return []
     grace = storage.grace_period or 2 * interval
     cutoff = datetime.datetime.now() - datetime.timedelta(seconds=grace)
-    old = {t._trial_id: t for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-           if t.datetime_start is not None and t.datetime_start < cutoff}
+    running = [t for t in trials if t.state == TrialState.RUNNING] if trials is not None else study.get_trials(
+        deepcopy=False, states=(TrialState.RUNNING,))
+    old = {t._trial_id: t for t in running if t.datetime_start is not None and t.datetime_start < cutoff}
     if not old:
         return []
     import sqlalchemy
@@ -364,12 +359,13 @@ def fail_orphaned_trials(study: optuna.Study, storage: RDBStorage) -> list[int]:
     return failed
 
 
-def requeue_interrupted(study: optuna.Study) -> list[int]:
-    """Enqueue, with the same parameters, every trial failed by an interruption and not yet retried.
+def requeue_interrupted(study: optuna.Study, trials: list[FrozenTrial] | None = None) -> list[int]:
+    """Enqueue, with the same parameters, every trial failed by an interruption and not yet retried
+    (``trials``: the study's trials, when the caller has just read them).
 
     Returns the numbers of the re-queued trials.
     """
-    trials = study.get_trials(deepcopy=False)
+    trials = study.get_trials(deepcopy=False) if trials is None else trials
     retried = {t.user_attrs.get(RETRY_OF_ATTR) for t in trials}
     requeued = []
     for t in trials:

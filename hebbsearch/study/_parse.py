@@ -13,7 +13,7 @@ from typing import Any
 
 import torchvision.datasets as tvd
 
-from hebbsearch.data import NORMALIZATIONS, list_datasets
+from hebbsearch.data import NORMALIZATIONS, is_sequence_dataset, list_datasets
 from hebbsearch.errors import ConfigError, first_line
 from hebbsearch.models import LayerSpecError, list_presets, preset_from_layers, preset_options
 from hebbsearch.study._plugins import PRUNERS, SAMPLER_PACKAGES, SAMPLERS, build_pruner, build_sampler
@@ -28,6 +28,13 @@ from hebbsearch.study._schema import (
     StudySection,
 )
 from hebbsearch.study._search import parse_search_section
+from hebbsearch.study._sequences import (
+    SEQUENCE_DATA_KEYS,
+    check_sequence_study,
+    is_sequence_model,
+    parse_sequence_data,
+    parse_sequence_model,
+)
 from hebbsearch.study._specs import (
     NON_NEGATIVE_INT,
     POSITIVE_FLOAT,
@@ -64,6 +71,7 @@ def parse_study_text(text: str, source: str, *, default_name: str | None = None)
     study = parse_study_section(ctx, raw["study"], default_name or Path(source).stem)
     data = parse_data_section(ctx, raw["data"])
     model = parse_model_section(ctx, raw["model"])
+    check_sequence_study(ctx, data, model)
     search, search_dropout = parse_search_section(ctx, raw.get("search", {}))
     hebbian = parse_hebbian_section(ctx, raw.get("hebbian", {}))
     probe = parse_probe_section(ctx, raw.get("probe", {}), search_dropout)
@@ -127,7 +135,8 @@ def _plugin(ctx: ErrorContext, where: str, raw: Any, names: tuple[str, ...], def
 
 def parse_data_section(ctx: ErrorContext, raw: Any) -> DataSection:
     t = expect_table(ctx, "data", raw)
-    check_known_keys(ctx, "data", t, ("dataset", "root", "val_split", "subset", "batch_size", "normalize"))
+    check_known_keys(ctx, "data", t, ("dataset", "root", "val_split", "subset", "batch_size", "normalize",
+                                      *SEQUENCE_DATA_KEYS))
     if "dataset" not in t:
         raise ctx.error("data.dataset", "missing; expected a dataset name")
     dataset = check_scalar(ctx, "data.dataset", t["dataset"], Kind(str))
@@ -150,7 +159,8 @@ def parse_data_section(ctx: ErrorContext, raw: Any) -> DataSection:
     batch_size = check_scalar(ctx, "data.batch_size", t.get("batch_size", 1000), POSITIVE_INT)
     normalize = check_scalar(ctx, "data.normalize", t.get("normalize", "standard"),
                              Kind(str, strings=NORMALIZATIONS))
-    return DataSection(dataset, root, val_split, subset, batch_size, normalize)
+    return DataSection(dataset, root, val_split, subset, batch_size, normalize,
+                       **parse_sequence_data(ctx, t, dataset))
 
 
 def _check_dataset(ctx: ErrorContext, dataset: str) -> None:
@@ -161,7 +171,7 @@ def _check_dataset(ctx: ErrorContext, dataset: str) -> None:
     def canon(name: str) -> str:
         return "".join(ch for ch in name.lower() if ch.isalnum())
 
-    if canon(dataset) in {canon(k) for k in known} | {"npz"}:
+    if canon(dataset) in {canon(k) for k in known} | {"npz"} or is_sequence_dataset(dataset):
         return
     if any(canon(c) == canon(dataset) and isinstance(getattr(tvd, c, None), type) for c in tvd.__all__):
         return
@@ -171,6 +181,8 @@ def _check_dataset(ctx: ErrorContext, dataset: str) -> None:
 
 def parse_model_section(ctx: ErrorContext, raw: Any) -> ModelSection:
     t = dict(expect_table(ctx, "model", raw))
+    if is_sequence_model(t):  # recurrent layers, hebbian_gru: hebbsearch.study._sequences
+        return parse_sequence_model(ctx, t)
     layers = None
     if "layers" in t:
         if "preset" in t:

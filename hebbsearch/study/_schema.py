@@ -39,6 +39,17 @@ class DataSection:
     subset: int | None = None
     batch_size: int = 1000
     normalize: str = "standard"
+    # sequence datasets (hebbsearch.study._sequences): text sets seq_len, images read as sequences set
+    # sequential; None elsewhere
+    seq_len: int | None = None
+    sequential: str | None = None
+    file: str | None = None
+    probe_rows: int | None = None
+
+    @property
+    def kind(self) -> str:
+        """``"text"``, ``"sequence"`` (images row by row or pixel by pixel) or ``"image"``."""
+        return "text" if self.seq_len is not None else "sequence" if self.sequential is not None else "image"
 
 
 @dataclass(frozen=True)
@@ -48,6 +59,10 @@ class ModelSection:
     probe_after: Spec = Fixed(1)
     options: dict[str, Spec] = field(default_factory=dict)
     layers: tuple[dict[str, Any], ...] | None = None
+    # sequence models: "backprop" also trains the same stack end to end once per study
+    baseline: str = "none"
+    baseline_epochs: int | None = None
+    baseline_lr: float = 0.001
 
     def architecture(self) -> Any:
         """What :func:`hebbsearch.models.build_stack` takes as ``preset``: the name, or the layers."""

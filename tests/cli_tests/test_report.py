@@ -186,3 +186,21 @@ def test_studies_lists_counts_and_best_values(cli, storage, handmade) -> None:
     table = cli("studies", "--storage", storage).out.splitlines()
     assert table[0].split()[:3] == ["study", "direction", "complete"]
     assert table[2].split()[:6] == ["bio", "maximize", "5", "1", "1", "0"]
+
+
+def test_raw_baseline_gain_and_refit_rows(cli, study_file, storage) -> None:
+    """Every study gets the raw-input baseline (the best trial's probe on the input itself) and the
+    Hebbian gain; `refit` adds the test accuracy of the best trial refit on train + val."""
+    path = study_file(replace={"n_trials = 6": "n_trials = 3"})
+    assert cli("run", path, "--storage", storage, "-q").code == 0
+    r = cli("report", "tiny", "--storage", storage, "--format", "json")
+    rows = json.loads(r.out)["rows"]
+    raw = rows["Raw-input baseline (val)"][0]
+    assert 0 <= raw <= 1 and rows["Hebbian gain (val)"][0] == pytest.approx(rows["Accuracy (val)"][0] - raw)
+    assert "Accuracy (test, refit on train+val)" not in rows
+    r = cli("refit", "tiny", "--storage", storage)
+    assert r.code == 0 and "refit on train+val" in r.err
+    rows = json.loads(cli("report", "tiny", "--storage", storage, "--format", "json").out)["rows"]
+    assert 0 < rows["Accuracy (test, refit on train+val)"][0] <= 1
+    text = cli("report", "tiny", "--storage", storage).out
+    assert "| Hebbian gain (val) | " in text and " points |" in text

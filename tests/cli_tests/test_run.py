@@ -68,6 +68,8 @@ def test_ctrl_c_fails_the_trial_in_flight_and_resume_reruns_it(cli, study_file, 
     calls = {"n": 0}
 
     def interrupted_in_second_trial(*args, on_epoch=None, **kwargs):
+        if on_epoch is None:  # the quick probe before the long one
+            return real(*args, **kwargs)
         calls["n"] += 1
 
         def epoch(e, acc):

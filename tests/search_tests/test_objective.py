@@ -35,7 +35,10 @@ def test_a_trial_stores_everything(config) -> None:
     # Hebbian weights (32 units × 64 inputs) + the probe (32 features → 10 classes, at least W and b)
     assert attrs["n_params"] >= 32 * 64 + 32 * 10 + 10
     assert attrs["settings"]["rule_params"]["delta"] == t.params["krotov.delta"]
-    assert sorted(t.intermediate_values) == [0, 1, 2]
+    # step 0: the quick probe after the Hebbian phase (the early pruning signal); 1..3: the probe's epochs
+    assert sorted(t.intermediate_values) == [0, 1, 2, 3]
+    (layer,) = attrs["diagnostics"]
+    assert layer["units"] == 32 and 0 <= layer["dead"] < 1 and 0 <= layer["duplicates"] <= 1
 
 
 def test_divergence_fails_the_trial_with_a_reason_and_the_run_goes_on(config, monkeypatch) -> None:
@@ -73,7 +76,9 @@ def test_pruned_trial(config) -> None:
     study.optimize(Objective(config, device="cpu"), n_trials=1)
     t = study.trials[-1]
     assert t.state == TrialState.PRUNED and list(t.intermediate_values) == [0]
-    assert "time_probe" in t.user_attrs and "test_accuracy" not in t.user_attrs
+    # pruned by the quick probe after the Hebbian phase: the long probe never ran
+    assert "time_signal" in t.user_attrs and "time_probe" not in t.user_attrs
+    assert "test_accuracy" not in t.user_attrs
 
 
 def test_unknown_preset_options_fail_before_any_trial() -> None:
@@ -151,3 +156,58 @@ def test_check_tries_both_ends_of_a_range() -> None:
     Objective(_krotov("{low = 5, high = 50}", 7), device="cpu").check()
     with pytest.raises(ConfigError, match="no sampled setting can work"):
         Objective(_krotov("{low = 5, high = 7}", 7), device="cpu").check()
+
+
+def test_trained_layers_are_reused_by_trials_with_the_same_hebbian_settings() -> None:
+    """Depth without retraining: a trial probing after layer 2 reuses layer 1 trained by an earlier trial
+    with the same Hebbian settings (another probe position or probe), and its features equal those of a
+    stack trained from scratch."""
+    from hebbsearch.search import _objective as objective_module
+    from study_tests.test_parse import LAYERS
+
+    config = parse_study_text(LAYERS, "s.toml")
+    objective_module._LAYER_CACHE.clear()
+    study = optuna.create_study(direction="maximize")
+    study.enqueue_trial({"probe_after": 1, "krotov.delta": 0.3})
+    study.enqueue_trial({"probe_after": 2, "krotov.delta": 0.3})
+    study.enqueue_trial({"probe_after": 2, "krotov.delta": 0.3})
+    study.optimize(Objective(config, device="cpu"), n_trials=3)
+    first, deeper, again = study.trials
+    assert "reused_layers" not in first.user_attrs
+    assert deeper.user_attrs["reused_layers"] == 1 and again.user_attrs["reused_layers"] == 2
+    # the same results as training every layer from scratch
+    objective_module._LAYER_CACHE.clear()
+    scratch = optuna.create_study(direction="maximize")
+    scratch.enqueue_trial({"probe_after": 2, "krotov.delta": 0.3})
+    scratch.optimize(Objective(config, device="cpu"), n_trials=1)
+    assert scratch.trials[0].user_attrs["convergence"] == deeper.user_attrs["convergence"]
+    assert scratch.trials[0].value == deeper.value == again.value
+
+
+def test_a_collapsed_layer_fails_the_trial_with_its_reason(config, monkeypatch) -> None:
+    """Every unit with the same weights: the diagnostics say so and the trial fails before the probe."""
+    import hebbsearch.training as training
+
+    real = training.train_hebbian
+
+    def collapse(stack, *args, **kwargs):
+        out = real(stack, *args, **kwargs)
+        layer = stack.blocks[0].layer
+        layer.weight.data[:] = layer.weight.data[0]
+        return out
+
+    monkeypatch.setattr(training, "train_hebbian", collapse)
+    study = optuna.create_study(direction="maximize")
+    study.optimize(Objective(config, device="cpu"), n_trials=1, catch=(TrialFailed,))
+    t = study.trials[0]
+    assert t.state == TrialState.FAIL
+    assert t.user_attrs["fail_reason"].startswith("collapsed: layer 1: ")
+    assert t.user_attrs["diagnostics"][0]["duplicates"] == 1.0
+    assert "time_probe" not in t.user_attrs
+
+
+def test_raw_baseline_uses_the_given_probe_settings(config) -> None:
+    objective = Objective(config, device="cpu")
+    good = objective.raw_baseline({"lr": 0.02})
+    useless = objective.raw_baseline({"lr": 1e-9, "epochs": 1})
+    assert good["probe"]["lr"] == 0.02 and 0.0 <= useless["val"] < good["val"] <= 1.0

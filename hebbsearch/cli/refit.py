@@ -1,0 +1,34 @@
+"""``hebbsearch refit STUDY``: the final fit of the best trials, as published figures are measured.
+
+For each probe position, the best trial is trained again with its parameters; its probe is fit on the
+training and validation data together and evaluated once on the test set. ``report`` shows the result
+in its own row (``Accuracy (test, refit on train+val)``), apart from the searched validation figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from hebbsearch.cli._args import add_data_dir
+from hebbsearch.cli._output import message
+
+
+def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("refit", parents=parents, help="refit the best trials on train+val, test once",
+                       description=__doc__.replace("``", "'"),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("study", metavar="STUDY", help="study name")
+    add_data_dir(p)
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="default: auto")
+    p.set_defaults(handler=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    from hebbsearch.search import refit_best, resolve_storage_url
+
+    new = refit_best(resolve_storage_url(args.storage), args.study, data_dir=args.data_dir, device=args.device,
+                     log=message)
+    if not new:
+        message(f"study {args.study!r} has no complete trial to refit")
+    return 0
