@@ -551,15 +551,18 @@ def _cause_line(e: BaseException) -> str:
 def _next_step(study: optuna.Study, storage: RDBStorage, n_trials: int) -> str:
     """Under the budget lock: retire stale and interrupted trials, then decide (see :class:`BudgetState`)."""
     heartbeat = bool(storage.heartbeat_interval)
-    if heartbeat:
-        with warnings.catch_warnings():  # fail_stale_trials is marked experimental
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            fail_stale_trials(study)  # stale RUNNING trials are failed and re-queued by Optuna's callback
     trials = study.get_trials(deepcopy=False)
-    changed = heartbeat and bool(fail_orphaned_trials(study, storage, trials))
-    changed = bool(requeue_interrupted(study, trials)) or changed
-    if changed:
+    if requeue_interrupted(study, trials):
         trials = study.get_trials(deepcopy=False)
+    step = budget_state(trials, count_running=heartbeat).next_step(n_trials)
+    if step != "wait" or not heartbeat:
+        return step  # (Optuna fails stale trials itself before it creates the next one)
+    # The budget looks full: running trials whose worker died must not hold their places.
+    with warnings.catch_warnings():  # fail_stale_trials is marked experimental
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        fail_stale_trials(study)  # stale RUNNING trials are failed and re-queued by Optuna's callback
+    fail_orphaned_trials(study, storage, trials)
+    trials = study.get_trials(deepcopy=False)
     return budget_state(trials, count_running=heartbeat).next_step(n_trials)
 
 
