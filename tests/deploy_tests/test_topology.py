@@ -11,7 +11,6 @@ import re
 import socket
 import subprocess
 import sys
-import textwrap
 import time
 import urllib.request
 from pathlib import Path
@@ -20,39 +19,13 @@ import optuna
 import yaml
 
 from hebbsearch.search import finished_count, open_storage
+from search_tests.test_pool import POOL_STUDY
 
 ROOT = Path(__file__).resolve().parents[2]
 
-STUDY = textwrap.dedent("""
-    [study]
-    name = "compose"
-    n_trials = 8
-    seed = 5
+# the pool tests' tiny synthetic study (a few seconds for all 8 trials), under the compose file's name
+STUDY = POOL_STUDY.format(n_trials=8, epochs=3).replace('name = "pool"', 'name = "compose"')
 
-    [study.sampler]
-    name = "random"
-
-    [study.pruner]
-    name = "none"
-
-    [data]
-    dataset = "synthetic"
-    subset = 500
-
-    [model]
-    preset = "krotov_fc"
-    hidden = 32
-    power = 1.0
-
-    [probe]
-    epochs = 3
-    lr = 0.02
-
-    [search.krotov]
-    p = 3
-    k = 3
-    delta = [0.1, 0.4]
-""")
 
 
 def _service_command(service: str, env: dict[str, str]) -> list[str]:
