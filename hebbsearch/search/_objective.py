@@ -122,13 +122,6 @@ class Objective:
         self.progress = progress
         self.artifact_dir = artifact_dir
         self.refit = refit
-        self.interrupted = False
-        self._in_trial = False
-
-    @property
-    def in_trial(self) -> bool:
-        """True while a trial is training (Ctrl-C then fails the trial instead of waiting for its end)."""
-        return self._in_trial
 
     def check(self) -> None:
         """Load the data and build the networks the study can sample, so that a study in which no trial
@@ -166,20 +159,14 @@ class Objective:
                                       field=where) from None
 
     def __call__(self, trial: optuna.Trial) -> float:
-        if self.interrupted:  # Ctrl-C came between trials: do not start another one
-            trial.set_user_attr(FAIL_REASON_ATTR, f"{INTERRUPTED} before it started")
-            raise KeyboardInterrupt
-        self._in_trial = True
         try:
             return self._run(trial)
         except DivergenceError as e:
             trial.set_user_attr(FAIL_REASON_ATTR, f"diverged: {e}")
             raise TrialFailed(f"trial {trial.number} diverged: {e}") from e
-        except KeyboardInterrupt as e:
+        except KeyboardInterrupt as e:  # Ctrl-C, or hebbsearch.search.Interrupted (SIGTERM) from a worker
             trial.set_user_attr(FAIL_REASON_ATTR, f"{INTERRUPTED} ({getattr(e, 'reason', 'Ctrl-C')})")
             raise
-        finally:
-            self._in_trial = False
 
     def _run(self, trial: optuna.Trial) -> float:
         from hebbsearch.training import accuracy, extract_features, train_probe

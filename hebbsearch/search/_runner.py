@@ -48,7 +48,7 @@ from hebbsearch.search._artifacts import resolve_artifact_dir
 from hebbsearch.search._baselines import RAW_ATTR
 from hebbsearch.search._dashboard import update_study_note
 from hebbsearch.search._locks import StorageLock
-from hebbsearch.search._objective import Objective, TrialFailed
+from hebbsearch.search._objective import Objective, TrialFailed, resolve_device
 from hebbsearch.search._report import REFIT_ATTR, best_complete_trial, best_table, probe_after_of
 from hebbsearch.search._slots import GpuSlot, claim_gpu_slot
 from hebbsearch.search._storage import (
@@ -723,8 +723,6 @@ def create_study(url: str, config: StudyConfig, *, data_dir: str | None = None,
 
 def resolve_gpus(device: str) -> str:
     """``run --device`` → the worker's ``gpus``: cpu → none, auto/cuda → auto (cuda: CUDA must exist)."""
-    from hebbsearch.search._objective import resolve_device
-
     resolved = resolve_device(device)
     return "none" if resolved == "cpu" else "auto"
 

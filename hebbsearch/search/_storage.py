@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+import sqlalchemy
+import sqlalchemy.exc
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, TrialState
 
@@ -123,8 +125,6 @@ def open_storage(
 def _tune_sqlite(storage: RDBStorage) -> None:
     """WAL journal (readers do not block the writer: several workers share the file) and fewer fsyncs
     (a commit per reported epoch otherwise costs ~10 ms)."""
-    import sqlalchemy
-
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -168,8 +168,6 @@ def _root_cause(e: BaseException) -> BaseException:
 def is_outage(error: BaseException) -> bool:
     """Whether ``error`` means the storage could not be reached (connection refused or dropped, server
     restarting, SQLite busy): worth retrying after a pause, unlike a wrong URL or a bug."""
-    import sqlalchemy.exc
-
     seen: set[int] = set()
     e: BaseException | None = error
     while e is not None and id(e) not in seen:
@@ -337,8 +335,6 @@ def fail_orphaned_trials(study: optuna.Study, storage: RDBStorage,
     old = {t._trial_id: t for t in running if t.datetime_start is not None and t.datetime_start < cutoff}
     if not old:
         return []
-    import sqlalchemy
-
     query = sqlalchemy.text("SELECT trial_id FROM trial_heartbeats WHERE trial_id IN :ids").bindparams(
         sqlalchemy.bindparam("ids", expanding=True))
     with storage.engine.connect() as conn:
