@@ -426,6 +426,8 @@ def run_worker(options: WorkerOptions, *, stream: TextIO | None = None,
             if outage_since is not None:
                 log(f"storage reachable again after {time.monotonic() - outage_since:.0f} s")
                 outage_since, backoff = None, 1.0
+                if slot.slot is not None and not slot.slot.reclaim():
+                    log(f"{slot.slot.describe()} was claimed by another worker during the outage; sharing it")
             if step == "done":
                 break
             if step == "wait":

@@ -49,6 +49,20 @@ class GpuSlot:
             self.lock.release()
             self.lock = None
 
+    def reclaim(self) -> bool:
+        """After a storage outage: a PostgreSQL advisory lock dies with its connection, so take the slot
+        again. Returns False when another worker took it meanwhile (this worker then shares the GPU)."""
+        if self.lock is None:
+            return True
+        url, name = self.lock.url, self.lock.name
+        self.lock.release()  # the old connection is gone or broken: drop it
+        lock = StorageLock(url, name)
+        if lock.acquire(blocking=False):
+            self.lock = lock
+            return True
+        self.lock = None
+        return False
+
 
 def parse_gpus(text: str) -> str | tuple[int, ...]:
     """``--gpus``: ``auto``, ``none`` or a comma-separated list of device indices."""

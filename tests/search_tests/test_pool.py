@@ -397,3 +397,23 @@ def _alive(pid: int) -> bool:
             return f.read().split()[2] != "Z"
     except OSError:
         return False
+
+
+def test_a_gpu_slot_is_reclaimed_after_its_connection_died(postgres_url: str, postgres_server) -> None:
+    """A restart of PostgreSQL drops the advisory lock with its connection: the worker takes its slot
+    again, or learns that another worker took it meanwhile."""
+    from hebbsearch.search import claim_slot
+
+    slot = claim_slot(postgres_url, [(0, "test-gpu-0")])
+    assert slot is not None and slot.index == 0
+    name = make_url(postgres_url).database
+    with postgres_server.connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+    assert slot.reclaim() and slot.lock is not None and slot.lock.held
+    # held again: nobody else gets it
+    assert claim_slot(postgres_url, [(0, "test-gpu-0")], should_stop=lambda: True) is None
+    with postgres_server.connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+    other = claim_slot(postgres_url, [(0, "test-gpu-0")])  # another worker, during the "outage"
+    assert other is not None and not slot.reclaim() and slot.lock is None
+    other.release()
