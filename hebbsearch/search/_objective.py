@@ -44,6 +44,17 @@ from hebbsearch.study import Choice, Fixed, IntRange, Spec, StudyConfig
 _DATA_CACHE: dict[tuple[Any, ...], Any] = {}
 
 
+class Interrupted(KeyboardInterrupt):
+    """A trial stopped by SIGINT/SIGTERM; ``reason`` (``"Ctrl-C"``, ``"SIGTERM"``) goes into ``fail_reason``.
+
+    A :class:`KeyboardInterrupt`, so Optuna marks the trial FAIL and re-raises it.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class TrialFailed(HebbsearchError):
     """A trial could not be trained for a reason worth recording (divergence, impossible settings).
 
@@ -122,6 +133,9 @@ class Objective:
         self.progress = progress
         self.artifact_dir = artifact_dir
         self.refit = refit
+        #: set by a worker: returns why to stop (e.g. ``"SIGTERM"``) or None; checked between epochs, so a
+        #: trial whose time goes into many short epochs stops as promptly as one in long computations
+        self.stop_requested: Callable[[], str | None] | None = None
 
     def check(self) -> None:
         """Load the data and build the networks the study can sample, so that a study in which no trial
@@ -215,6 +229,7 @@ class Objective:
             probe_progress = self._progress(n, "probe")
 
             def on_epoch(epoch: int, val_accuracy: float) -> None:
+                self._check_stop()
                 trial.report(val_accuracy, epoch + 1)  # step 0 is the quick probe
                 if probe_progress:
                     probe_progress(epoch + 1, p["epochs"])
@@ -330,11 +345,20 @@ class Objective:
         return {"val": float(result.val_accuracy), "test": float(accuracy(result.probe, flat[2], splits.test_y)),
                 "probe": p, "seconds": round(time.perf_counter() - start, 3)}
 
-    def _hebbian_progress(self, n: int) -> Callable[[str, int, int], None] | None:
-        if self.progress is None:
-            return None
+    def _hebbian_progress(self, n: int) -> Callable[[str, int, int], None]:
         report = self.progress
-        return lambda layer, done, total: report(n, f"hebbian {layer}", done, total)
+
+        def progress(layer: str, done: int, total: int) -> None:
+            self._check_stop()
+            if report is not None:
+                report(n, f"hebbian {layer}", done, total)
+
+        return progress
+
+    def _check_stop(self) -> None:
+        reason = self.stop_requested() if self.stop_requested is not None else None
+        if reason is not None:
+            raise Interrupted(reason)
 
     def _progress(self, n: int, phase: str) -> Callable[[int, int], None] | None:
         if self.progress is None:
@@ -427,4 +451,4 @@ def _timed(times: dict[str, float], phase: str) -> Iterator[None]:
         times[phase] = time.perf_counter() - start
 
 
-__all__ = ["Objective", "TrialFailed", "TrialSettings", "clear_data_cache", "load_data", "resolve_device"]
+__all__ = ["Interrupted", "Objective", "TrialFailed", "TrialSettings", "clear_data_cache", "load_data", "resolve_device"]

@@ -48,7 +48,7 @@ from hebbsearch.search._artifacts import resolve_artifact_dir
 from hebbsearch.search._baselines import RAW_ATTR
 from hebbsearch.search._dashboard import update_study_note
 from hebbsearch.search._locks import StorageLock
-from hebbsearch.search._objective import Objective, TrialFailed, resolve_device
+from hebbsearch.search._objective import Interrupted, Objective, TrialFailed, resolve_device
 from hebbsearch.search._report import REFIT_ATTR, best_complete_trial, best_table, probe_after_of
 from hebbsearch.search._slots import GpuSlot, claim_gpu_slot
 from hebbsearch.search._storage import (
@@ -69,21 +69,12 @@ from hebbsearch.study import StudyConfig
 
 #: longest pause between reconnection attempts, seconds
 BACKOFF_MAX = 30.0
+#: seconds a starting worker waits for an unreachable storage before it gives up
+STARTUP_RETRY = 60.0
 #: seconds between two looks at the trials of a worker waiting for the others' trials
 WAIT_LOOK = 0.25
 #: the study note is rewritten after a new best trial, else at most this often (and when a worker ends)
 NOTE_INTERVAL = 30.0
-
-
-class Interrupted(KeyboardInterrupt):
-    """Raised in the trial in flight by SIGINT/SIGTERM; ``reason`` is recorded in ``fail_reason``.
-
-    A :class:`KeyboardInterrupt`, so Optuna marks the trial FAIL and re-raises it.
-    """
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -265,6 +256,13 @@ class _Signals:
             self._raised = True
             raise Interrupted(self.interrupt_reason)
 
+    def take(self) -> str | None:
+        """For the trial's own checks between epochs: the reason to stop now, once (None: go on)."""
+        if self.reason is None or self._raised or not self.in_trial:
+            return None
+        self._raised = True
+        return self.interrupt_reason
+
     @property
     def interrupt_reason(self) -> str:
         return "Ctrl-C" if self.reason == "SIGINT" else str(self.reason)
@@ -329,10 +327,15 @@ def run_worker(options: WorkerOptions, *, stream: TextIO | None = None,
     def log(line: str) -> None:
         print(f"hebbsearch: {line}", file=stream, flush=True)
 
-    storage = open_storage(options.storage, heartbeat_interval=options.heartbeat)
-    config = stored_config(load_study(storage, options.study_name))
     worker_id = _worker_id(options)
-    study = load_study(storage, options.study_name, config=config, worker=worker_id)
+
+    def connect() -> tuple[RDBStorage, StudyConfig, optuna.Study]:
+        storage = open_storage(options.storage, heartbeat_interval=options.heartbeat)
+        config = stored_config(load_study(storage, options.study_name))
+        return storage, config, load_study(storage, options.study_name, config=config, worker=worker_id)
+
+    # a worker started while the server restarts waits for it (a while: a wrong URL must still fail soon)
+    storage, config, study = _retry_outages(connect, min(options.reconnect_timeout, STARTUP_RETRY), log)
     n_trials = options.n_trials or config.study.n_trials
     budget_lock = StorageLock(options.storage, f"budget:{options.study_name}")
     bar = _Bar(options.progress_bar, stream)
@@ -387,6 +390,7 @@ def run_worker(options: WorkerOptions, *, stream: TextIO | None = None,
             result.reason = signals.reason or "budget"
             return _finish(result, signals)
         study_objective.device = result.device = slot.device
+        study_objective.stop_requested = signals.take
         outage_since: float | None = None
         backoff = 1.0
         has_baseline = False
@@ -419,6 +423,7 @@ def run_worker(options: WorkerOptions, *, stream: TextIO | None = None,
                 if now - outage_since > options.reconnect_timeout:
                     raise StorageError(f"storage unreachable for {now - outage_since:.0f} s, giving up: "
                                        f"{_cause_line(e)}") from None
+                storage.remove_session()  # a session broken mid-transaction must not be reused
                 log(f"storage unreachable ({_cause_line(e)}); retrying in {backoff:.0f} s")
                 _sleep(backoff, signals)
                 backoff = min(2 * backoff, BACKOFF_MAX)
@@ -508,6 +513,20 @@ def refit_best(url: str, study_name: str, *, data_dir: str | None = None, device
     done.update(new)
     study.set_user_attr(REFIT_ATTR, done)
     return new
+
+
+def _retry_outages(call: Callable[[], Any], timeout: float, log: Callable[[str], None]) -> Any:
+    """``call()``, again after a pause (exponential backoff) while the storage is unreachable."""
+    start, backoff = time.monotonic(), 1.0
+    while True:
+        try:
+            return call()
+        except Exception as e:  # noqa: BLE001 - outages are retried, everything else is re-raised
+            if not is_outage(e) or time.monotonic() - start > timeout:
+                raise
+            log(f"storage unreachable ({_cause_line(e)}); retrying in {backoff:.0f} s")
+            time.sleep(backoff)
+            backoff = min(2 * backoff, BACKOFF_MAX)
 
 
 def _finish(result: WorkerResult, signals: _Signals) -> WorkerResult:

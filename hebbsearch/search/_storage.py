@@ -151,6 +151,7 @@ class _ResilientStorage(RDBStorage):
         except Exception as e:  # noqa: BLE001 - only outages are swallowed, see is_outage
             if not is_outage(e):
                 raise
+            self.remove_session()  # this thread's session may be mid-transaction on a dead connection
             if not self._heartbeat_failing:
                 print(f"hebbsearch: heartbeat of trial id {trial_id} failed (storage unreachable: "
                       f"{_first_line(_root_cause(e))}); retrying", file=sys.stderr, flush=True)
@@ -173,7 +174,7 @@ def is_outage(error: BaseException) -> bool:
     while e is not None and id(e) not in seen:
         seen.add(id(e))
         if isinstance(e, sqlalchemy.exc.OperationalError | sqlalchemy.exc.InterfaceError
-                      | sqlalchemy.exc.DisconnectionError):
+                      | sqlalchemy.exc.DisconnectionError | sqlalchemy.exc.PendingRollbackError):
             return True
         if isinstance(e, sqlalchemy.exc.DBAPIError) and e.connection_invalidated:
             return True
