@@ -242,6 +242,8 @@ class _Signals:
         self.reason: str | None = None
         self.in_trial = False
         self._raised = False
+        self._active = True
+        self._timers: list[threading.Timer] = []
         self._previous: dict[int, Any] = {}
         self._stop_watch = threading.Event()
 
@@ -251,10 +253,16 @@ class _Signals:
             if _in_storage_code(frame):
                 # Never break a database call (its connection and session would be left half-done): the
                 # same signal comes back in a moment and lands in training code.
-                threading.Timer(_RESIGNAL, os.kill, (os.getpid(), signum)).start()
+                timer = threading.Timer(_RESIGNAL, self._resend, (signum,))
+                self._timers.append(timer)
+                timer.start()
                 return
             self._raised = True
             raise Interrupted(self.interrupt_reason)
+
+    def _resend(self, signum: int) -> None:
+        if self._active and not self._raised:  # not after the trial stopped or the worker's end
+            os.kill(os.getpid(), signum)
 
     def take(self) -> str | None:
         """For the trial's own checks between epochs: the reason to stop now, once (None: go on)."""
@@ -282,6 +290,9 @@ class _Signals:
         return self
 
     def __exit__(self, *exc: Any) -> None:
+        self._active = False
+        for timer in self._timers:
+            timer.cancel()
         self._stop_watch.set()
         for sig, previous in self._previous.items():
             signal.signal(sig, previous)
