@@ -180,6 +180,19 @@ def batch_mean(x: Tensor) -> float:
     return 1.0 / max(1, x.shape[0])
 
 
+def currents_gram(hebb: Tensor, currents: Tensor, weight: Tensor) -> Tensor:
+    """yᵀy (K, K) for currents y = x·Wᵀ (M, K), given ``hebb`` = yᵀx (K, N) that the rule has already.
+
+    Since y = x·Wᵀ, yᵀy = (yᵀx)·Wᵀ: K·K·N multiply-adds instead of K·K·M. The rules' contract says the
+    currents a layer passes are exactly ``x @ transform(weight).T`` (identity transform for the rules that
+    use this), so both are the same matrix up to rounding; the cheaper product is taken (on a Hebbian RNN
+    step M = B·T is 8 192 rows against N ≈ 1 000 inputs, and the Gram matrix was a third of the update).
+    """
+    if currents.shape[0] > weight.shape[1]:
+        return hebb @ weight.T
+    return currents.T @ currents
+
+
 def check_update_shapes(weight: Tensor, x: Tensor) -> None:
     """Raise ValueError unless weight is (K, N) and x is (M, N)."""
     if weight.dim() != 2:

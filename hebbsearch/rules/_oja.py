@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hebbsearch.rules._base import Rule, as_currents, batch_mean
+from hebbsearch.rules._base import Rule, as_currents, batch_mean, currents_gram
 from hebbsearch.rules._registry import register_rule
 
 
@@ -26,5 +26,6 @@ class Oja(Rule):
 
     def update(self, weight, x, *, currents=None, state=None):
         y = as_currents(self, weight, x, currents)
-        dw = y.T @ x - (y.T @ y) @ weight
+        hebb = y.T @ x
+        dw = hebb - currents_gram(hebb, y, weight) @ weight
         return dw.mul_(batch_mean(x))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from hebbsearch.rules._base import Rule, as_currents, batch_mean
+from hebbsearch.rules._base import Rule, as_currents, batch_mean, currents_gram
 from hebbsearch.rules._registry import register_rule
 
 
@@ -27,5 +27,6 @@ class Sanger(Rule):
 
     def update(self, weight, x, *, currents=None, state=None):
         y = as_currents(self, weight, x, currents)
-        dw = y.T @ x - torch.tril(y.T @ y) @ weight
+        hebb = y.T @ x
+        dw = hebb - torch.tril(currents_gram(hebb, y, weight)) @ weight
         return dw.mul_(batch_mean(x))

@@ -276,7 +276,7 @@ class _Signals:
         return "Ctrl-C" if self.reason == "SIGINT" else str(self.reason)
 
     def _watch_parent(self) -> None:
-        while not self._stop_watch.wait(1.0):
+        while not self._stop_watch.wait(PARENT_POLL):
             if os.getppid() != self.parent_pid:
                 os.kill(os.getpid(), signal.SIGTERM)
                 return
@@ -298,6 +298,8 @@ class _Signals:
             signal.signal(sig, previous)
 
 
+#: seconds between a ``run --jobs`` worker's checks that its parent is still alive
+PARENT_POLL = 0.25
 #: seconds after which a signal that arrived during a database call is delivered again
 _RESIGNAL = 0.05
 _STORAGE_MODULES = ("sqlalchemy", "psycopg2", "psycopg", "sqlite3", "optuna.storages", "optuna.trial",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from hebbsearch.layers import HebbianLinear
@@ -11,9 +12,11 @@ from hebbsearch.rules import get_rule
 from ._helpers import F64, abs_cos, gaussian, gen, random_covariance
 
 
-def test_update_is_the_batch_average_of_gha_per_sample():
+# fewer rows than inputs (yᵀy taken directly) and more (taken as (yᵀx)·Wᵀ): the same formula
+@pytest.mark.parametrize("rows", [3, 9])
+def test_update_is_the_batch_average_of_gha_per_sample(rows):
     g = gen(0)
-    w, x = torch.randn(4, 6, generator=g, dtype=F64), torch.randn(9, 6, generator=g, dtype=F64)
+    w, x = torch.randn(4, 6, generator=g, dtype=F64), torch.randn(rows, 6, generator=g, dtype=F64)
     expected = torch.zeros_like(w)
     for xm in x:  # Δw_k = y_k (x − Σ_{j<=k} y_j w_j)
         y = w @ xm

@@ -348,7 +348,8 @@ def test_stopping_run_jobs_stops_its_workers(how: str, postgres_url: str, tmp_pa
     """`run --jobs 2` stopped by SIGTERM (exit 143, one message) or killed with -9: its worker processes
     stop too (they watch their parent), each re-queues its trial, nothing stays RUNNING."""
     path = tmp_path / "pool.toml"
-    path.write_text(POOL_STUDY.format(n_trials=6, epochs=200))
+    # long trials (~20 s here): they must still be running when the workers notice their parent is gone
+    path.write_text(POOL_STUDY.format(n_trials=6, epochs=5000))
     parent = subprocess.Popen([sys.executable, "-m", "hebbsearch.cli", "run", str(path), "--storage", postgres_url,
                                "--jobs", "2", "--heartbeat", "1"], env=_env(), stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE, text=True)
