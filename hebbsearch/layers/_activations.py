@@ -55,7 +55,10 @@ class Triangle(nn.Module):
 
 def _relu_pow(x: Tensor, power: float) -> Tensor:
     y = torch.relu(x)
-    return y if power == 1.0 else y.pow(power)
+    if power == 1.0:
+        return y
+    # y is a new tensor: raise it in place unless autograd needs it for the backward of pow
+    return y.pow(power) if y.requires_grad else y.pow_(power)
 
 
 _Fn = Callable[[Tensor], Tensor]

@@ -112,9 +112,20 @@ class HebbianConv2d(HebbianLayer):
     def _conv(self, x: Tensor, weight: Tensor, groups: int) -> Tensor:
         return F.conv2d(x, weight, None, self.stride, self._conv_pad, self.dilation, groups)
 
-    def currents(self, x: Tensor) -> Tensor:
-        """Input currents before the activation, shape (batch, out_channels, H', W')."""
-        return self._conv(self._prepare(x, learning=False), self.transformed_weight(), self.groups)
+    def currents(self, x: Tensor, *, centered: bool = False) -> Tensor:
+        """Input currents before the activation, shape (batch, out_channels, H', W').
+
+        ``centered``: the currents minus their mean over the channels (the non-elementwise part of
+        SoftHebb's triangle activation), computed as one convolution with the kernels' mean subtracted
+        from every kernel, which is the same thing since the convolution is linear in its weights
+        (``groups = 1`` only; with groups the mean over all channels mixes the groups' weights).
+        """
+        weight = self.transformed_weight()
+        if centered:
+            if self.groups != 1:
+                raise ValueError(f"centered currents need groups = 1, got {self.groups}")
+            weight = weight - weight.mean(dim=0, keepdim=True)
+        return self._conv(self._prepare(x, learning=False), weight, self.groups)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.activation(self.currents(x))

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from hebbsearch.layers import HebbianLayer
+from hebbsearch.layers import HebbianConv2d, HebbianLayer, Triangle
 from hebbsearch.layers._activations import monotone_split
 
 
@@ -34,7 +34,11 @@ class HebbianBlock(nn.Module):
         if x.device.type == "cpu" and x.dim() == 4:
             x = x.contiguous(memory_format=torch.channels_last)
         pre, tail = split
-        return tail(self.post(pre(self.layer.currents(x))))
+        layer = self.layer
+        if isinstance(layer.activation, Triangle) and isinstance(layer, HebbianConv2d) and layer.groups == 1:
+            # the triangle's channel mean folded into the kernels: one pass over the output less
+            return tail(self.post(layer.currents(x, centered=True)))
+        return tail(self.post(pre(layer.currents(x))))
 
 
 class HebbianStack(nn.Module):
@@ -47,6 +51,8 @@ class HebbianStack(nn.Module):
         blocks: the :class:`HebbianBlock` modules.
         in_shape: ``(C, H, W)`` of one input image.
         out_shapes: the output shape of each block for one image (``(C, H, W)`` or ``(F,)``).
+        layer_shapes: the shape of each block's layer output for one image, before its ``post`` module
+            (the largest tensor a block makes).
         preset: the preset name, when built by :func:`~hebbsearch.models.build_stack`.
     """
 
@@ -65,8 +71,11 @@ class HebbianStack(nn.Module):
         device = self.blocks[0].layer.weight.device
         x = torch.zeros(1, *self.in_shape, device=device)
         shapes = []
+        self.layer_shapes: list[tuple[int, ...]] = []
         for block in self.blocks:
-            x = block(x)
+            inner = block.layer(x)
+            self.layer_shapes.append(tuple(inner.shape[1:]))
+            x = block.post(inner)
             shapes.append(tuple(x.shape[1:]))
         return shapes
 

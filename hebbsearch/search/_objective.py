@@ -183,7 +183,7 @@ class Objective:
             raise
 
     def _run(self, trial: optuna.Trial) -> float:
-        from hebbsearch.training import accuracy, extract_features, train_probe
+        from hebbsearch.training import accuracy, train_probe
 
         if self.config.data.kind != "image":  # text, sequential images: hebbsearch.search._sequence
             from hebbsearch.search._sequence import run_sequence_trial
@@ -213,19 +213,16 @@ class Objective:
             if self.artifact_dir is not None:
                 upload_filters(trial, stack.hebbian_layers()[0].weight, splits.input_shape, self.artifact_dir)
 
-            with _timed(times, "features"):
-                batch = self.config.data.batch_size
-                train_f = extract_features(stack, splits.train_x, depth=depth, batch_size=batch)
-                val_f = extract_features(stack, splits.val_x, depth=depth, batch_size=batch)
-                test_f = extract_features(stack, splits.test_x, depth=depth, batch_size=batch)
-
             p = settings.probe
-            with _timed(times, "signal"):
-                signal = quick_probe((train_f, splits.train_y), (val_f, splits.val_y), splits.num_classes, p,
-                                     seed=seed)
-            trial.report(signal, 0)
-            if trial.should_prune():
-                raise optuna.TrialPruned(f"quick probe val accuracy {signal:.4f} after the Hebbian phase")
+            with _timed(times, "features"):
+                train, val, test_f = self._features(stack, splits, depth, mirrored=p["augment"] == "flip")
+
+            if not self.refit:  # (a final fit has nothing to prune)
+                with _timed(times, "signal"):
+                    signal = quick_probe(train, val, splits.num_classes, p, seed=seed)
+                trial.report(signal, 0)
+                if trial.should_prune():
+                    raise optuna.TrialPruned(f"quick probe val accuracy {signal:.4f} after the Hebbian phase")
             probe_progress = self._progress(n, "probe")
 
             def on_epoch(epoch: int, val_accuracy: float) -> None:
@@ -236,13 +233,11 @@ class Objective:
                 if trial.should_prune():
                     raise optuna.TrialPruned(f"val accuracy {val_accuracy:.4f} at epoch {epoch}")
 
-            train = (train_f, splits.train_y)
-            if self.refit:  # the final fit: train + val, evaluated on test only
-                train = (torch.cat([train_f, val_f]), torch.cat([splits.train_y, splits.val_y]))
-                val_f, on_epoch = val_f[:0], None  # type: ignore[assignment]
+            if self.refit:
+                on_epoch = None  # type: ignore[assignment]
             with _timed(times, "probe"):
                 result = train_probe(
-                    train, (val_f, splits.val_y[:len(val_f)]), num_classes=splits.num_classes,
+                    train, val, num_classes=splits.num_classes,
                     epochs=p["epochs"], lr=p["lr"], optimizer=p["optimizer"], lr_schedule=p["lr_schedule"],
                     batch_size=p["batch_size"], dropout=p["dropout"], weight_decay=p["weight_decay"],
                     seed=seed, on_epoch=on_epoch,
@@ -256,6 +251,24 @@ class Objective:
         finally:
             for phase, seconds in times.items():
                 trial.set_user_attr(f"time_{phase}", round(seconds, 3))
+
+    def _features(self, stack: Any, splits: Any, depth: int, mirrored: bool) -> tuple[
+            tuple[Tensor, Tensor], tuple[Tensor, Tensor], Tensor]:
+        """``(train, val)`` (features, labels) pairs for the probe and the test features. ``mirrored``: the
+        training rows are followed by those of the mirrored images. The final fit (``refit``) trains on
+        train + val and has an empty validation pair."""
+        from hebbsearch.training import extract_features
+
+        batch = self.config.data.batch_size
+        train_x, train_y = splits.train_x, splits.train_y
+        if self.refit:  # the final fit: train + val, evaluated on test only
+            train_x, train_y = torch.cat([train_x, splits.val_x]), torch.cat([train_y, splits.val_y])
+            val = (train_x.new_empty((0, stack.feature_dim(depth))), train_y[:0])
+        else:
+            val = (extract_features(stack, splits.val_x, depth=depth, batch_size=batch), splits.val_y)
+        train_f = extract_features(stack, train_x, depth=depth, batch_size=batch, mirrored=mirrored)
+        train = (train_f, torch.cat([train_y, train_y]) if mirrored else train_y)
+        return train, val, extract_features(stack, splits.test_x, depth=depth, batch_size=batch)
 
     def _build(self, trial: optuna.Trial, settings: TrialSettings, splits: Any) -> Any:
         from hebbsearch.models import build_stack
@@ -338,7 +351,11 @@ class Objective:
         p.update(probe or {})
         start = time.perf_counter()
         flat = [x.reshape(x.shape[0], -1) for x in (splits.train_x, splits.val_x, splits.test_x)]
-        result = train_probe((flat[0], splits.train_y), (flat[1], splits.val_y), num_classes=splits.num_classes,
+        train_y = splits.train_y
+        if p.get("augment") == "flip":  # the same rows as the trials' probe: the mirrored images too
+            flat[0] = torch.cat([flat[0], splits.train_x.flip(-1).reshape(flat[0].shape)])
+            train_y = torch.cat([train_y, train_y])
+        result = train_probe((flat[0], train_y), (flat[1], splits.val_y), num_classes=splits.num_classes,
                              epochs=p["epochs"], lr=p["lr"], optimizer=p["optimizer"],
                              lr_schedule=p["lr_schedule"], batch_size=p["batch_size"], dropout=p["dropout"],
                              weight_decay=p["weight_decay"], seed=self.config.study.seed)

@@ -75,6 +75,9 @@ def parse_study_text(text: str, source: str, *, default_name: str | None = None)
     search, search_dropout = parse_search_section(ctx, raw.get("search", {}))
     hebbian = parse_hebbian_section(ctx, raw.get("hebbian", {}))
     probe = parse_probe_section(ctx, raw.get("probe", {}), search_dropout)
+    if data.kind != "image" and probe.augment != Fixed("none"):
+        raise ctx.error("probe.augment", f"mirrored images are for image datasets, not {data.kind} data; "
+                                         "expected 'none'")
     if isinstance(hebbian.epochs, Fixed) and isinstance(hebbian.epochs.value, tuple):
         deepest = max(model.probe_after.choices) if isinstance(model.probe_after, Choice) else (
             model.probe_after.high if isinstance(model.probe_after, IntRange) else model.probe_after.value)
@@ -257,13 +260,15 @@ def parse_hebbian_section(ctx: ErrorContext, raw: Any) -> HebbianSection:
 
 
 _DROPOUT = Kind(float, low=0, high=1, high_exclusive=True)
+#: ``[probe] augment``: "none", or "flip" (the training images mirrored left-right, as extra probe rows)
+AUGMENTS = ("none", "flip")
 
 
 def parse_probe_section(ctx: ErrorContext, raw: Any, search_dropout: Any) -> ProbeSection:
     t = expect_table(ctx, "probe", raw)
     d = ProbeSection()
     check_known_keys(ctx, "probe", t, ("epochs", "optimizer", "lr", "lr_schedule", "batch_size",
-                                       "weight_decay", "dropout"))
+                                       "weight_decay", "dropout", "augment"))
     if "dropout" in t and search_dropout is not None:
         raise ctx.error("search.dropout", "dropout is also set in [probe]; give it in one place")
     dropout_where, dropout_raw = (("search.dropout", search_dropout) if search_dropout is not None
@@ -279,6 +284,7 @@ def parse_probe_section(ctx: ErrorContext, raw: Any, search_dropout: Any) -> Pro
         weight_decay=parse_spec(ctx, "probe.weight_decay", t.get("weight_decay", d.weight_decay.value),
                                 Kind(float, low=0)),
         dropout=parse_spec(ctx, dropout_where, dropout_raw, _DROPOUT),
+        augment=parse_spec(ctx, "probe.augment", t.get("augment", d.augment.value), Kind(str, strings=AUGMENTS)),
     )
 
 

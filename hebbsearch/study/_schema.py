@@ -90,6 +90,8 @@ class ProbeSection:
     batch_size: Spec = Fixed(256)
     weight_decay: Spec = Fixed(0.0)
     dropout: Spec = Fixed(0.0)
+    augment: Spec = Fixed("none")
+    """``"flip"``: the probe also trains on the features of every training image mirrored left-right."""
 
 
 @dataclass(frozen=True)

@@ -32,22 +32,24 @@ class Dropout(nn.Dropout):
     """``nn.Dropout`` whose CPU masks come from numpy's PCG64 generator.
 
     torch's CPU ``bernoulli_`` draws one Mersenne-Twister number per element (~12 ns): on a probe over
-    wide features (SoftHebb's 24 576) it took 80 % of each training step. numpy fills 16-bit integers
-    from buffered 64-bit draws, ~10x faster. An element is kept when its integer is ≥ round(p·2¹⁶),
-    i.e. with probability 1 − p to within 2⁻¹⁶, and scaled by 1 / (1 − p) as usual. The generator is
-    seeded from torch's global one when the module is made, so a seeded run repeats. CUDA tensors and
-    eval mode behave exactly as ``nn.Dropout``.
+    wide features (SoftHebb's 24 576) it took 80 % of each training step. Here every raw 64-bit PCG64
+    output gives four 16-bit draws (read as int16, uniform on [−2¹⁵, 2¹⁵)), ~4x fewer generator calls than
+    drawing 16-bit integers one by one. An element is kept when its draw is ≥ round(p·2¹⁶) − 2¹⁵, i.e.
+    with probability 1 − p to within 2⁻¹⁶, and scaled by 1 / (1 − p) as usual. The generator is seeded
+    from torch's global one when the module is made, so a seeded run repeats. CUDA tensors and eval mode
+    behave exactly as ``nn.Dropout``.
     """
 
     def __init__(self, p: float = 0.5) -> None:
         super().__init__(p)
         self._rng = np.random.default_rng(int(torch.randint(0, 2**62, ())))
-        self._threshold = min(round(p * 65536), 65535)
+        self._threshold = np.int16(min(round(p * 65536), 65535) - 32768)
 
     def forward(self, x: Tensor) -> Tensor:
         if not self.training or self.p == 0 or x.device.type != "cpu":
             return super().forward(x)
-        draws = self._rng.integers(0, 65536, size=x.shape, dtype=np.uint16)
+        n = x.numel()
+        draws = self._rng.bit_generator.random_raw(-(-n // 4)).view(np.int16)[:n].reshape(x.shape)
         # the scaled mask (0 or 1 / (1 − p)) made by numpy in one pass: one torch multiply is left
         mask = np.empty(x.shape, dtype=np.float64 if x.dtype == torch.float64 else np.float32)
         np.multiply(draws >= self._threshold, 1.0 / (1.0 - self.p), out=mask)

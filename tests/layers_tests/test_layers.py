@@ -196,6 +196,12 @@ def test_activations():
     img = torch.randn(2, 3, 5, 5, generator=_gen(6), dtype=F64)
     c = conv.currents(img)
     torch.testing.assert_close(conv(img), torch.relu(c - c.mean(dim=1, keepdim=True)) ** 2)  # over channels
+    for padding_mode in ("zeros", "reflect"):  # the channel mean folded into the kernels: the same currents
+        padded = HebbianConv2d(3, 10, 3, padding=1, padding_mode=padding_mode, rule="hebb", seed=0, dtype=F64)
+        c = padded.currents(img)
+        torch.testing.assert_close(padded.currents(img, centered=True), c - c.mean(dim=1, keepdim=True))
+    with pytest.raises(ValueError, match="groups = 1"):
+        HebbianConv2d(4, 10, 3, groups=2, rule="hebb", seed=0).currents(torch.randn(1, 4, 5, 5), centered=True)
     assert isinstance(get_activation("relu_power", power=2), ReLUPower)
     assert isinstance(get_activation("triangle"), Triangle)
     module = torch.nn.Sigmoid()

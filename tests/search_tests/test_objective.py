@@ -211,3 +211,33 @@ def test_raw_baseline_uses_the_given_probe_settings(config) -> None:
     good = objective.raw_baseline({"lr": 0.02})
     useless = objective.raw_baseline({"lr": 1e-9, "epochs": 1})
     assert good["probe"]["lr"] == 0.02 and 0.0 <= useless["val"] < good["val"] <= 1.0
+
+
+@pytest.mark.parametrize("refit", [False, True])
+def test_flip_augmentation_trains_the_probe_on_mirrored_images_too(monkeypatch, refit) -> None:
+    """``[probe] augment = "flip"``: the probe's training rows are the images and their mirror images (train
+    + val in the final fit); the raw-input baseline gets the same rows."""
+    import hebbsearch.training as training
+
+    config = parse_study_text(TINY.replace("lr = 0.02\n", 'lr = 0.02\naugment = "flip"\n'), "s.toml")
+    rows: list[int] = []
+    real = training.train_probe
+
+    def spy(train, val, **kwargs):
+        rows.append(train[0].shape[0])
+        assert train[0].shape[0] == train[1].shape[0]
+        return real(train, val, **kwargs)
+
+    monkeypatch.setattr(training, "train_probe", spy)
+    objective = Objective(config, device="cpu", refit=refit)
+    study = optuna.create_study(direction="maximize")
+    study.optimize(objective, n_trials=1)
+    assert study.trials[0].state == TrialState.COMPLETE
+    from hebbsearch.search._objective import load_data
+
+    splits = load_data(config, None, "cpu")
+    n = splits.train_x.shape[0] + (splits.val_x.shape[0] if refit else 0)
+    assert rows[-1] == 2 * n  # the long probe (after the quick one, which a search also runs)
+    assert len(rows) == (1 if refit else 2)
+    baseline = objective.raw_baseline({"augment": "flip"})
+    assert rows[-1] == 2 * splits.train_x.shape[0] and baseline["probe"]["augment"] == "flip"

@@ -103,6 +103,10 @@ def test_sequential_images_and_the_gru_preset() -> None:
      "s.toml: model.baseline: expected one of: none, backprop, got 'bptt'"),
     ({'baseline = "backprop"': "baseline_epochs = 3"},
      "s.toml: model.baseline_epochs: needs model.baseline = 'backprop'"),
+    ({'[search]': '[probe]\naugment = "flip"\n\n[search]'},
+     "s.toml: probe.augment: mirrored images are for image datasets, not text data; expected 'none'"),
+    ({'[search]': '[probe]\naugment = "crop"\n\n[search]'},
+     "s.toml: probe.augment: expected one of: none, flip, got 'crop'"),
     ({'baseline = "backprop"': "width = 2"},
      "s.toml: model.width: unknown key for a sequence model; expected one of: layers, probe_after, baseline"),
 ])

@@ -33,3 +33,14 @@ def test_no_autograd_graph_and_normal_tensors() -> None:
 def test_empty_input() -> None:
     stack = _stack()
     assert extract_features(stack, torch.rand(0, 3, 8, 8), depth=2).shape == (0, stack.feature_dim(2))
+
+
+def test_mirrored_rows_follow_the_originals() -> None:
+    """``mirrored``: the features of x, then those of x flipped left-right, in one (2N, F) tensor."""
+    stack = _stack()
+    x = torch.rand(13, 3, 8, 8)
+    f = extract_features(stack, x, depth=2, batch_size=4, mirrored=True)
+    assert f.shape == (26, stack.feature_dim(2))
+    torch.testing.assert_close(f[:13], stack.features(x, 2))
+    torch.testing.assert_close(f[13:], stack.features(x.flip(-1), 2))
+    assert not torch.equal(f[:13], f[13:])

@@ -164,6 +164,12 @@ def test_dropout_keeps_1_minus_p_and_rescales(p) -> None:
     torch.testing.assert_close(out[kept], x[kept] / (1 - p))
     assert not torch.equal(drop(x) != 0, kept)  # a fresh mask each call
     assert torch.equal(drop.eval()(x), x)
+    # neighbours (four of them share one 64-bit draw) are kept independently: P(both) = (1 − p)²
+    both = (kept[:, :-1] & kept[:, 1:]).float().mean().item()
+    m = kept[:, :-1].numel()
+    assert abs(both - (1 - p) ** 2) < 6 * math.sqrt((1 - p) ** 2 * (1 - (1 - p) ** 2) / m)
+    odd = drop.train()(torch.ones(3, 7, dtype=torch.float64))  # a size that is not a multiple of four
+    assert odd.shape == (3, 7) and set(odd.unique().tolist()) <= {0.0, 1 / (1 - p)}
 
 
 def test_dropout_is_seeded_by_torch_and_passes_gradients() -> None:
