@@ -39,6 +39,12 @@ def add_artifact_dir(p: argparse.ArgumentParser) -> None:
                         "$HEBBSEARCH_ARTIFACTS, else ./hebbsearch-artifacts; 'none': off)")
 
 
+def add_threads(p: argparse.ArgumentParser, default_help: str) -> None:
+    p.add_argument("--threads", type=positive_int, metavar="N",
+                   help=f"CPU threads per worker for torch's operators (default: {default_help}); workers "
+                        "sharing a host should split its cores between them")
+
+
 def add_data_dir(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", metavar="DIR",
                    help="dataset directory (overrides [data] root; default: $HEBBSEARCH_DATA_DIR)")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from hebbsearch.cli._args import add_artifact_dir, add_data_dir, add_heartbeat, positive_int
+from hebbsearch.cli._args import add_artifact_dir, add_data_dir, add_heartbeat, add_threads, positive_int
 from hebbsearch.cli._output import message, verbosity
 
 
@@ -29,6 +29,7 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     add_data_dir(p)
     add_artifact_dir(p)
     add_heartbeat(p)
+    add_threads(p, "$HEBBSEARCH_THREADS, else all cores")
     p.add_argument("--n-trials", type=positive_int, metavar="N",
                    help="finished trials to reach (default: the study's n_trials)")
     p.set_defaults(handler=main)
@@ -43,6 +44,7 @@ def main(args: argparse.Namespace) -> int:
         resolve_artifact_dir,
         resolve_storage_url,
         run_worker,
+        threads_from_env,
     )
 
     options = WorkerOptions(
@@ -50,6 +52,7 @@ def main(args: argparse.Namespace) -> int:
         data_dir=args.data_dir, gpus=parse_gpus(args.gpus), share_gpus=args.share_gpus,
         artifact_dir=resolve_artifact_dir(args.artifact_dir), heartbeat=args.heartbeat or None,
         progress_bar=False, summary=verbosity() >= 0, log_level=optuna.logging.get_verbosity(),
+        threads=args.threads or threads_from_env(),
     )
     try:
         result = run_worker(options)

@@ -28,6 +28,8 @@ from hebbsearch.search._runner import (
     run_pool,
     run_study,
     run_worker,
+    threads_from_env,
+    threads_per_worker,
     worker_process,
 )
 from hebbsearch.search._slots import GpuSlot, claim_gpu_slot, claim_slot, parse_gpus
@@ -97,6 +99,8 @@ __all__ = [
     "study_names",
     "study_note",
     "suggest",
+    "threads_from_env",
+    "threads_per_worker",
     "update_study_note",
     "worker_process",
     "write_plots",

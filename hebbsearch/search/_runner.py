@@ -39,11 +39,12 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 import optuna
+import torch
 from optuna.storages import RDBStorage, fail_stale_trials
 from optuna.trial import FrozenTrial, TrialState
 
 from hebbsearch._defaults import DEFAULT_HEARTBEAT
-from hebbsearch.errors import HebbsearchError, StorageError
+from hebbsearch.errors import ConfigError, HebbsearchError, StorageError
 from hebbsearch.search._artifacts import resolve_artifact_dir
 from hebbsearch.search._baselines import RAW_ATTR
 from hebbsearch.search._dashboard import update_study_note
@@ -93,6 +94,10 @@ class WorkerOptions:
         poll: seconds between budget checks while other workers finish.
         reconnect_timeout: give up (exit 1) after the storage has been unreachable this long.
         parent_pid: exit like on SIGTERM when this process is no longer the parent (``run --jobs``).
+        threads: CPU threads of torch's operators in this worker (``torch.set_num_threads``); None:
+            torch's default, all cores. Workers sharing a host should split its cores between them
+            (``run --jobs J`` does: :func:`threads_per_worker`): oversubscribed cores slow a Hebbian
+            step several times more than they slow one large matrix product.
     """
 
     storage: str
@@ -111,6 +116,27 @@ class WorkerOptions:
     summary: bool = True
     log_level: int = optuna.logging.WARNING
     parent_pid: int | None = None
+    threads: int | None = None
+
+
+def threads_per_worker(jobs: int) -> int:
+    """This process's usable cores split between ``jobs`` local workers (at least 1 each)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, cores // max(1, jobs))
+
+
+#: environment variable with the torch threads of a ``worker`` (compose: cores of the host / workers)
+THREADS_ENV = "HEBBSEARCH_THREADS"
+
+
+def threads_from_env() -> int | None:
+    """``$HEBBSEARCH_THREADS`` as a thread count (None when unset or empty); ConfigError when invalid."""
+    raw = os.environ.get(THREADS_ENV, "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigError(f"expected an integer >= 1, got {raw!r}", field=THREADS_ENV)
+    return int(raw)
 
 
 @dataclass
@@ -333,6 +359,8 @@ def run_worker(options: WorkerOptions, *, stream: TextIO | None = None,
     re-queued); after SIGTERM it returns with ``reason = "SIGTERM"``.
     """
     optuna.logging.set_verbosity(options.log_level)
+    if options.threads is not None:
+        torch.set_num_threads(options.threads)
     if options.log_level > optuna.logging.INFO:
         _hide_failed_trial_tracebacks()
     stream = stream or sys.stderr
@@ -765,9 +793,12 @@ def run_study(config: StudyConfig, url: str, *, jobs: int = 1, data_dir: str | N
               device: str = "auto", heartbeat: int | None = DEFAULT_HEARTBEAT,
               artifact_dir: str | None = None, progress_bar: bool = True, summary: bool = True,
               log: Callable[[str], None] | None = None, log_level: int = optuna.logging.WARNING,
-              ) -> optuna.Study:
+              threads: int | None = None) -> optuna.Study:
     """``hebbsearch run``: create or resume the study of ``config`` and run it to ``n_trials`` finished
     trials with ``jobs`` workers (1: in this process). Returns the study.
+
+    ``threads``: torch threads per worker (None: all cores for one worker, the cores split between
+    ``jobs`` workers, see :func:`threads_per_worker`).
 
     Raises KeyboardInterrupt (SIGINT) or :class:`Interrupted` (SIGTERM) after the trials in flight were
     failed and re-queued.
@@ -792,12 +823,15 @@ def run_study(config: StudyConfig, url: str, *, jobs: int = 1, data_dir: str | N
     if not created:
         objective.check()
     jobs = min(jobs, remaining)
+    if threads is None and jobs > 1:
+        threads = threads_per_worker(jobs)
     log(f"study {name!r}: {finished}/{n_trials} trials finished, running {remaining} more on "
         f"{objective.device}" + (f" with {jobs} workers" if jobs > 1 else ""))
     options = WorkerOptions(
         storage=url, study_name=name, n_trials=n_trials, timeout=config.study.timeout, data_dir=data_dir,
         gpus=gpus, artifact_dir=resolve_artifact_dir(artifact_dir), heartbeat=heartbeat,
         progress_bar=progress_bar and jobs == 1, summary=summary, log_level=log_level, worker=0,
+        threads=threads,
     )
     if jobs == 1:
         result = run_worker(options)
@@ -810,4 +844,4 @@ def run_study(config: StudyConfig, url: str, *, jobs: int = 1, data_dir: str | N
 
 __all__ = ["BudgetState", "Interrupted", "WorkerOptions", "WorkerResult", "budget_state",
            "create_study", "format_trial", "refit_best", "run_pool", "run_study", "run_worker",
-           "worker_process"]
+           "threads_from_env", "threads_per_worker", "worker_process"]

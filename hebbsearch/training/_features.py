@@ -48,12 +48,12 @@ def block_outputs(stack: HebbianStack, x: Tensor, *, depth: int, batch_size: int
     for start, flip in starts:
         chunk = x[start:start + batch_size]
         y = stack(chunk.flip(-1) if flip else chunk, depth)
-        if flatten:
-            y = y.flatten(1)
         if out is None:
-            out = y.new_empty((2 * n if mirrored else n, *y.shape[1:]))
+            shape = (math.prod(y.shape[1:]),) if flatten else y.shape[1:]
+            out = y.new_empty((2 * n if mirrored else n, *shape))
         at = start + n if flip else start
-        out[at:at + y.shape[0]] = y
+        # one copy from whatever layout y has (channels-last on the CPU) into the rows, in (C, H, W) order
+        out[at:at + y.shape[0]].view(y.shape).copy_(y)
     if out is None:  # empty input: shape from the stack
         shape = stack.out_shapes[stack._check_depth(depth) - 1]
         out = x.new_empty((0, stack.feature_dim(depth)) if flatten else (0, *shape))
