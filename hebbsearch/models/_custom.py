@@ -75,7 +75,7 @@ def _layer(i: int, raw: Any) -> tuple[LayerSpec, str, float | None, str]:
         for key in _CONV_KEYS:
             if key in raw:
                 raise LayerSpecError(f"{at}.{key}", "only for type 'conv'")
-        return LayerSpec(units), activation, power, input_norm
+        return LayerSpec(units, type="linear"), activation, power, input_norm
     if "kernel" not in raw:
         raise LayerSpecError(f"{at}.kernel", "missing; expected the kernel size of the conv layer")
     kernel = _int(f"{at}.kernel", raw["kernel"], 1)
@@ -98,7 +98,7 @@ def _layer(i: int, raw: Any) -> tuple[LayerSpec, str, float | None, str]:
             raise LayerSpecError(f"{at}.pool_padding", f"expected at most half of pool_size ({size}), "
                                                        f"got {pool_padding}")
         post = partial(_POOLS[pool], size, stride=pool_stride, padding=pool_padding)
-    spec = LayerSpec(units, kernel=kernel, stride=stride, padding=padding, post=post)
+    spec = LayerSpec(units, kernel=kernel, stride=stride, padding=padding, post=post, type="conv")
     return spec, activation, power, input_norm
 
 
@@ -112,7 +112,7 @@ def preset_from_layers(layers: Sequence[Mapping[str, Any]], name: str = "layers"
         raise LayerSpecError("layers", "expected a non-empty list of layer tables")
     parsed = [_layer(i, raw) for i, raw in enumerate(layers)]
     for i, (spec, *_rest) in enumerate(parsed[:-1]):
-        if spec.kernel is None and parsed[i + 1][0].kernel is not None:
+        if spec.type == "linear" and parsed[i + 1][0].type == "conv":
             raise LayerSpecError(f"layers[{i + 1}].type", "a conv layer cannot follow a linear layer")
     specs, activations, powers, norms = zip(*parsed)
     defaults = {"activation": activations, "power": powers, "input_norm": norms}

@@ -30,15 +30,30 @@ from hebbsearch.rules import Rule, get_rule
 _POWER_ACTIVATIONS = ("relu_power", "triangle")
 
 
+LAYER_TYPES = ("conv", "linear")
+
+
 @dataclass(frozen=True)
 class LayerSpec:
-    """One block of a preset: a conv (``kernel`` set) or a linear layer, then ``post``."""
+    """One block of a preset: a ``"conv"`` layer (``kernel`` required) or a ``"linear"`` one (no kernel,
+    stride or padding), then ``post``. ``type`` defaults to what ``kernel`` implies."""
 
     units: int
     kernel: int | None = None
     stride: int = 1
     padding: int = 0
     post: Callable[[], nn.Module] = nn.Identity
+    type: str = ""
+
+    def __post_init__(self) -> None:
+        kind = self.type or ("linear" if self.kernel is None else "conv")
+        if kind not in LAYER_TYPES:
+            raise ValueError(f"layer type must be one of {LAYER_TYPES}, got {self.type!r}")
+        if kind == "conv" and self.kernel is None:
+            raise ValueError("a conv layer needs a kernel size")
+        if kind == "linear" and (self.kernel is not None or self.stride != 1 or self.padding != 0):
+            raise ValueError("a linear layer takes no kernel, stride or padding")
+        object.__setattr__(self, "type", kind)
 
 
 @dataclass(frozen=True)
@@ -212,9 +227,10 @@ def build_stack(
         common = {"input_norm": norms[i], "activation": activation, "activation_params": activation_params,
                   "init": opts["init"], "seed": (int(seed) * 1_000_003 + i) % 2**63, "device": device}
         try:
-            if layer_spec.kernel is None:
+            if layer_spec.type == "linear":
                 layer = HebbianLinear(math.prod(shape), units[i], rules[i], **common)
             else:
+                assert layer_spec.kernel is not None  # (LayerSpec checks it)
                 layer = HebbianConv2d(shape[0], units[i], layer_spec.kernel, stride=layer_spec.stride,
                                       padding=layer_spec.padding,
                                       padding_mode=opts["padding_mode"], rule=rules[i], **common)

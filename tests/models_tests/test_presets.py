@@ -188,3 +188,14 @@ def test_seed_controls_initial_weights_and_depth_does_not() -> None:
 def test_input_norm_none_as_a_study_file_writes_it() -> None:
     stack = build_stack("amato5", (3, 32, 32), RULE, depth=2, input_norm=["none", "unit"])
     assert [layer.input_norm for layer in stack.hebbian_layers()] == [None, "unit"]
+
+
+def test_a_layer_spec_says_what_it_is() -> None:
+    from hebbsearch.models._presets import LayerSpec, get_preset
+
+    assert [s.type for s in get_preset("amato5").layers] == ["conv"] * 4 + ["linear"]
+    assert LayerSpec(8, kernel=3).type == "conv" and LayerSpec(8).type == "linear"
+    for bad, message in [({"type": "conv"}, "needs a kernel"), ({"type": "linear", "kernel": 3}, "no kernel"),
+                         ({"padding": 1}, "no kernel, stride or padding"), ({"type": "rnn"}, "must be one of")]:
+        with pytest.raises(ValueError, match=message):
+            LayerSpec(8, **bad)
