@@ -8,7 +8,8 @@ Parameter names in Optuna:
 ``<rule>.<name>``      a rule hyperparameter, e.g. ``krotov.p`` — sampled only when that rule is chosen
 ``hebbian.<field>``    a searched ``[hebbian]`` field, e.g. ``hebbian.lr``
 ``probe.<field>``      a searched ``[probe]`` field, e.g. ``probe.dropout``
-``model.<option>``     a searched preset option, e.g. ``model.hidden``
+``model.<option>``     a searched preset option, e.g. ``model.hidden``, or a searched value of an
+                       explicit layer, ``model.layers[i].<key>``, sampled only when that layer is built
 =====================  =========================================================
 
 Fixed values are not Optuna parameters; the full settings of a trial are stored in its ``settings``
@@ -17,6 +18,7 @@ user attribute.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -72,12 +74,23 @@ def sample(trial: optuna.Trial, config: StudyConfig) -> TrialSettings:
     rule_params = {name: suggest(trial, f"{rule}.{name}", spec)
                    for name, spec in config.search.rule_params[rule].items()}
     model_options = {name: suggest(trial, f"model.{name}", spec)
-                     for name, spec in config.model.options.items()}
+                     for name, spec in config.model.options.items() if _built(name, probe_after)}
     hebbian = {f.name: suggest(trial, f"hebbian.{f.name}", getattr(config.hebbian, f.name))
                for f in fields(config.hebbian)}
     probe = {f.name: suggest(trial, f"probe.{f.name}", getattr(config.probe, f.name))
              for f in fields(config.probe)}
     return TrialSettings(probe_after, rule, rule_params, model_options, hebbian, probe)
+
+
+_LAYER_OPTION = re.compile(r"^layers\[(\d+)\]\.")
+
+
+def _built(option: str, probe_after: int) -> bool:
+    """False for a value of an explicit layer deeper than ``probe_after`` (``layers[i].key`` with i ≥
+    probe_after): that layer is not built, and a value sampled for it would only add noise to the
+    sampler's model of the trials."""
+    match = _LAYER_OPTION.match(option)
+    return match is None or int(match.group(1)) < probe_after
 
 
 def probe_positions(config: StudyConfig) -> list[int]:

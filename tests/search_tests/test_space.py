@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import optuna
+import pytest
 
 from hebbsearch.rules import get_rule_class
 from hebbsearch.search import probe_positions, sample
@@ -45,3 +46,17 @@ def test_fixed_values_are_not_parameters_and_ranges_are_respected() -> None:
         assert settings.to_dict()["model_options"] == {"hidden": 32, "power": 1.0}
         study.tell(trial, 0.0)
     assert probe_positions(config) == [1]
+
+
+@pytest.mark.parametrize("probe_after", [1, 2])
+def test_values_of_layers_deeper_than_the_probe_are_not_sampled(probe_after) -> None:
+    from study_tests.test_sequences import TEXT
+
+    config = parse_study_text(TEXT, "s.toml")  # layers[0].units and layers[1].eta are searched
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    study.enqueue_trial({"probe_after": probe_after})
+    trial = study.ask()
+    settings = sample(trial, config)
+    assert "model.layers[0].units" in trial.params and "layers[0].units" in settings.model_options
+    assert ("model.layers[1].eta" in trial.params) == (probe_after == 2)
+    assert ("layers[1].eta" in settings.model_options) == (probe_after == 2)
