@@ -233,14 +233,12 @@ class Objective:
                 if trial.should_prune():
                     raise optuna.TrialPruned(f"val accuracy {val_accuracy:.4f} at epoch {epoch}")
 
-            if self.refit:
-                on_epoch = None  # type: ignore[assignment]
             with _timed(times, "probe"):
                 result = train_probe(
                     train, val, num_classes=splits.num_classes,
                     epochs=p["epochs"], lr=p["lr"], optimizer=p["optimizer"], lr_schedule=p["lr_schedule"],
                     batch_size=p["batch_size"], dropout=p["dropout"], weight_decay=p["weight_decay"],
-                    seed=seed, on_epoch=on_epoch,
+                    seed=seed, on_epoch=None if self.refit else on_epoch,  # (a final fit reports nothing)
                 )
             test_accuracy = accuracy(result.probe, test_f, splits.test_y)
             n_params = stack.num_hebbian_params(settings.probe_after) + sum(

@@ -19,7 +19,6 @@ import os
 import sys
 import warnings
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import Any
 
 import optuna

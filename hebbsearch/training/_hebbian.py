@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -52,6 +53,40 @@ def _is_rate(v: object) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
 
 
+def check_training_args(stack: Any, x: Tensor, depth: object, epochs: object, lr: object, lr_schedule: str,
+                        batch_size: object, caller: str) -> tuple[int, list[int], list[float]]:
+    """The arguments that layer-wise Hebbian training takes, checked (a ValueError names the bad one):
+    ``(depth, epochs per layer, lr per layer)``."""
+    if isinstance(depth, bool) or not isinstance(depth, int):
+        raise ValueError(f"depth must be an int in 1..{stack.depth}, got {depth!r}")
+    depth = stack._check_depth(depth)
+    epochs_per_layer = _per_layer(epochs, depth, "epochs", _is_count, "an int >= 0")
+    lrs = _per_layer(lr, depth, "lr", _is_rate, "a finite number >= 0")
+    if lr_schedule not in LR_SCHEDULES:
+        raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {lr_schedule!r}")
+    _check_batch_size(batch_size)
+    if x.shape[0] == 0:
+        raise ValueError(f"{caller} needs at least one training sample")
+    return depth, epochs_per_layer, lrs
+
+
+def layer_steps(n: int, batch_size: int, n_epochs: int, layer: int, seed: int, device: torch.device,
+                progress: Callable[[str, int, int], None] | None) -> Iterator[tuple[Tensor, int, int]]:
+    """``(indices, step, total)`` of each Hebbian step of ``layer`` (counted from 1): every epoch visits
+    the n samples in a seeded random order, ``batch_size`` per step (the last incomplete batch is dropped
+    unless it is the only one); ``progress("layer i", epochs done, n_epochs)`` after each epoch."""
+    steps_per_epoch = max(1, n // batch_size)
+    generator = torch.Generator().manual_seed((int(seed) * 1_000_003 + layer) % 2**63)
+    total, step = n_epochs * steps_per_epoch, 0
+    for epoch in range(n_epochs):
+        order = torch.randperm(n, generator=generator).to(device)
+        for b in range(steps_per_epoch):
+            yield order[b * batch_size:(b + 1) * batch_size], step, total
+            step += 1
+        if progress is not None:
+            progress(f"layer {layer}", epoch + 1, n_epochs)
+
+
 def train_hebbian(
     stack: HebbianStack,
     x: Tensor,
@@ -90,35 +125,18 @@ def train_hebbian(
         DivergenceError: a step produced non-finite weights (propagated from the layer).
         ValueError: invalid arguments.
     """
-    if isinstance(depth, bool) or not isinstance(depth, int):
-        raise ValueError(f"depth must be an int in 1..{stack.depth}, got {depth!r}")
-    depth = stack._check_depth(depth)
-    epochs_per_layer = _per_layer(epochs, depth, "epochs", _is_count, "an int >= 0")
-    lrs = _per_layer(lr, depth, "lr", _is_rate, "a finite number >= 0")
-    if lr_schedule not in LR_SCHEDULES:
-        raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {lr_schedule!r}")
-    _check_batch_size(batch_size)
-    n = x.shape[0]
-    if n == 0:
-        raise ValueError("train_hebbian needs at least one training sample")
-    steps_per_epoch = max(1, n // batch_size)
+    depth, epochs_per_layer, lrs = check_training_args(stack, x, depth, epochs, lr, lr_schedule, batch_size,
+                                                       "train_hebbian")
     convergence = []
     with torch.no_grad():
         for i in range(1, depth + 1):
             layer, n_epochs = stack.blocks[i - 1].layer, epochs_per_layer[i - 1]
             if n_epochs:
                 inputs = _layer_inputs(stack, x, i, n_epochs)
-                generator = torch.Generator().manual_seed((int(seed) * 1_000_003 + i) % 2**63)
-                total, step = n_epochs * steps_per_epoch, 0
-                for epoch in range(n_epochs):
-                    order = torch.randperm(n, generator=generator).to(x.device)
-                    for b in range(steps_per_epoch):
-                        idx = order[b * batch_size:(b + 1) * batch_size]
-                        batch = inputs[idx] if inputs is not None else stack(x[idx], i - 1)
-                        layer.hebbian_step(batch, scheduled_lr(lr_schedule, lrs[i - 1], step, total))
-                        step += 1
-                    if progress is not None:
-                        progress(f"layer {i}", epoch + 1, n_epochs)
+                for idx, step, total in layer_steps(x.shape[0], batch_size, n_epochs, i, seed, x.device,
+                                                    progress):
+                    batch = inputs[idx] if inputs is not None else stack(x[idx], i - 1)
+                    layer.hebbian_step(batch, scheduled_lr(lr_schedule, lrs[i - 1], step, total))
             convergence.append(layer.convergence())
     return convergence
 

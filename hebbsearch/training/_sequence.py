@@ -19,20 +19,8 @@ from torch import Tensor, nn
 
 from hebbsearch.layers import HebbianLateral, HebbianLinear, HebbianRNN, MemoriaLayer
 from hebbsearch.models import BasicHebbianGRUModel, RecurrentStack
-from hebbsearch.training._hebbian import LR_SCHEDULES, scheduled_lr
+from hebbsearch.training._hebbian import CACHE_BYTES, check_training_args, layer_steps, scheduled_lr
 from hebbsearch.training._probe import OPTIMIZERS, PROBE_SCHEDULES, ProbeResult
-
-# Inputs of layer i (outputs of block i-1) are computed once per layer and kept when they take at most
-# this many bytes; larger ones are recomputed batch by batch every epoch.
-CACHE_BYTES = 1 << 30
-
-
-def _per_layer(value: object, depth: int, name: str) -> list:
-    values = list(value) if isinstance(value, Sequence) and not isinstance(value, str) else [value] * depth
-    if len(values) != depth:
-        raise ValueError(f"{name} must be one value or one per layer ({depth}), got {len(values)}")
-    return values
-
 
 def _batches(n: int, batch_size: int) -> range:
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
@@ -73,18 +61,8 @@ def train_sequence_hebbian(
     Returns:
         The convergence figure of each block 1..depth after its training.
     """
-    depth = stack._check_depth(depth)
-    if depth < 1:
-        raise ValueError(f"depth must be an int in 1..{stack.depth}, got {depth!r}")
-    epochs_per_layer = _per_layer(epochs, depth, "epochs")
-    lrs = _per_layer(lr, depth, "lr")
-    if lr_schedule not in LR_SCHEDULES:
-        raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {lr_schedule!r}")
-    n = x.shape[0]
-    _batches(n, batch_size)
-    if n == 0:
-        raise ValueError("train_sequence_hebbian needs at least one training sequence")
-    steps_per_epoch = max(1, n // batch_size)
+    depth, epochs_per_layer, lrs = check_training_args(stack, x, depth, epochs, lr, lr_schedule, batch_size,
+                                                       "train_sequence_hebbian")
     convergence = []
     with torch.no_grad():
         for i in range(1, depth + 1):
@@ -94,18 +72,11 @@ def train_sequence_hebbian(
                 size = x.shape[0] * x.shape[1] * stack.feature_dim(i - 1) * 4
                 if i > 1 and n_epochs > 1 and size <= CACHE_BYTES:
                     inputs = block_outputs(stack, x, depth=i - 1)
-                generator = torch.Generator().manual_seed((int(seed) * 1_000_003 + i) % 2**63)
-                total, step = n_epochs * steps_per_epoch, 0
-                for epoch in range(n_epochs):
-                    order = torch.randperm(n, generator=generator).to(x.device)
-                    for b in range(steps_per_epoch):
-                        idx = order[b * batch_size:(b + 1) * batch_size]
-                        batch = inputs[idx] if inputs is not None else stack(x[idx], i - 1)
-                        factor = scheduled_lr(lr_schedule, 1.0, step, total)
-                        stack.hebbian_step(i, batch, lrs[i - 1] * factor, factor)
-                        step += 1
-                    if progress is not None:
-                        progress(f"layer {i}", epoch + 1, n_epochs)
+                for idx, step, total in layer_steps(x.shape[0], batch_size, n_epochs, i, seed, x.device,
+                                                    progress):
+                    batch = inputs[idx] if inputs is not None else stack(x[idx], i - 1)
+                    factor = scheduled_lr(lr_schedule, 1.0, step, total)
+                    stack.hebbian_step(i, batch, lrs[i - 1] * factor, factor)
             convergence.append(stack.convergence(i))
     return convergence
 

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from hebbsearch.layers import HebbianConv2d, HebbianLinear
-from hebbsearch.rules import get_rule, list_rules
+from hebbsearch.rules import list_rules
 
 F64 = torch.float64
 PER_GROUP = 9  # units per group, > Krotov's default k = 7
