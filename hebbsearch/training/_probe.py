@@ -114,6 +114,21 @@ def _check_xy(pair: tuple[Tensor, Tensor], name: str) -> tuple[Tensor, Tensor]:
     return x, y
 
 
+def check_fit_args(*, optimizer: str, lr_schedule: str, epochs: object, batch_size: object, lr: object) -> None:
+    """The optimisation settings of a supervised fit (:func:`train_probe`, the sequence heads), checked: a
+    ValueError names the bad one."""
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
+    if lr_schedule not in PROBE_SCHEDULES:
+        raise ValueError(f"lr_schedule must be one of {PROBE_SCHEDULES}, got {lr_schedule!r}")
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be an int >= 1, got {epochs!r}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
+    if isinstance(lr, bool) or not (isinstance(lr, int | float) and math.isfinite(lr) and lr > 0):
+        raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
+
+
 def train_probe(
     train: tuple[Tensor, Tensor],
     val: tuple[Tensor, Tensor],
@@ -151,16 +166,7 @@ def train_probe(
     """
     train_x, train_y = _check_xy(train, "train")
     val_x, val_y = _check_xy(val, "val")
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
-    if lr_schedule not in PROBE_SCHEDULES:
-        raise ValueError(f"lr_schedule must be one of {PROBE_SCHEDULES}, got {lr_schedule!r}")
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be an int >= 1, got {epochs!r}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
-    if not (isinstance(lr, int | float) and math.isfinite(lr) and lr > 0):
-        raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
+    check_fit_args(optimizer=optimizer, lr_schedule=lr_schedule, epochs=epochs, batch_size=batch_size, lr=lr)
     if num_classes < 2:
         raise ValueError(f"num_classes must be >= 2, got {num_classes!r}")
     n = train_x.shape[0]

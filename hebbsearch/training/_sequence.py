@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from hebbsearch.layers import HebbianLateral, HebbianLinear, HebbianRNN, MemoriaLayer
 from hebbsearch.models import BasicHebbianGRUModel, RecurrentStack
 from hebbsearch.training._hebbian import CACHE_BYTES, check_training_args, layer_steps, scheduled_lr
-from hebbsearch.training._probe import OPTIMIZERS, PROBE_SCHEDULES, ProbeResult
+from hebbsearch.training._probe import ProbeResult, _lr_factor, _optimizer, check_fit_args
 
 def _batches(n: int, batch_size: int) -> range:
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
@@ -133,22 +133,6 @@ def unigram_accuracy(train_y: Tensor, eval_y: Tensor) -> float:
 # -- supervised heads and the backprop baseline ------------------------------------------------------
 
 
-def _lr_factor(schedule: str, total_steps: int) -> Callable[[int], float]:
-    if schedule == "constant":
-        return lambda step: 1.0
-    if schedule == "cosine":
-        return lambda step: 0.5 * (1.0 + math.cos(math.pi * min(step, total_steps) / max(total_steps, 1)))
-    return lambda step: 0.1 ** ((step >= total_steps // 2) + (step >= (3 * total_steps) // 4))
-
-
-def _optimizer(name: str, params, lr: float, weight_decay: float) -> torch.optim.Optimizer:
-    if name == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
-    if name == "adamw":
-        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-    return torch.optim.SGD(params, lr=lr, momentum=0.9, nesterov=True, weight_decay=weight_decay)
-
-
 def _loss_and_hits(logits: Tensor, y: Tensor, per_step: bool) -> tuple[Tensor, Tensor]:
     if not per_step:
         logits = logits[:, -1]
@@ -207,12 +191,7 @@ def train_sequence_model(
     """
     train_x, train_y = train
     val_x, val_y = val
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
-    if lr_schedule not in PROBE_SCHEDULES:
-        raise ValueError(f"lr_schedule must be one of {PROBE_SCHEDULES}, got {lr_schedule!r}")
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be an int >= 1, got {epochs!r}")
+    check_fit_args(optimizer=optimizer, lr_schedule=lr_schedule, epochs=epochs, batch_size=batch_size, lr=lr)
     n = train_x.shape[0]
     starts = list(_batches(n, batch_size))
     if not starts:
