@@ -38,6 +38,7 @@ from hebbsearch.layers._lateral import CONNECTIVITIES
 from hebbsearch.layers._memoria import MEMORIA_HINT
 from hebbsearch.models._custom import LayerSpecError
 from hebbsearch.models._gru import BasicHebbianGRUModel
+from hebbsearch.models._stack import check_depth
 from hebbsearch.rules import Rule, get_rule
 
 SEQUENCE_LAYER_TYPES = ("rnn", "lateral", "memoria")
@@ -229,11 +230,7 @@ class RecurrentStack(nn.Module):
         return len(self.blocks)
 
     def _check_depth(self, depth: int | None) -> int:
-        if depth is None:
-            return self.depth
-        if isinstance(depth, bool) or not isinstance(depth, int) or not 0 <= depth <= self.depth:
-            raise ValueError(f"depth must be an int in 0..{self.depth}, got {depth!r}")
-        return depth
+        return check_depth(depth, self.depth, lowest=0)  # 0: the encoded input itself
 
     def encode(self, x: Tensor) -> Tensor:
         """Integer ids ``(B, T)`` → one-hot float ``(B, T, in_features)``; floats pass unchanged."""

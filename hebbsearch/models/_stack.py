@@ -12,6 +12,15 @@ from hebbsearch.layers import HebbianConv2d, HebbianLayer, Triangle
 from hebbsearch.layers._activations import monotone_split
 
 
+def check_depth(depth: int | None, blocks: int, *, lowest: int) -> int:
+    """``depth`` as a block count in ``lowest..blocks`` (None: all blocks); ValueError otherwise."""
+    if depth is None:
+        return blocks
+    if isinstance(depth, bool) or not isinstance(depth, int) or not lowest <= depth <= blocks:
+        raise ValueError(f"depth must be an int in {lowest}..{blocks}, got {depth!r}")
+    return depth
+
+
 class HebbianBlock(nn.Module):
     """One Hebbian layer (input norm, weights, activation) followed by a fixed ``post`` module (pooling).
 
@@ -86,11 +95,7 @@ class HebbianStack(nn.Module):
 
 
     def _check_depth(self, depth: int | None) -> int:
-        if depth is None:
-            return self.depth
-        if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= self.depth:
-            raise ValueError(f"depth must be an int in 1..{self.depth}, got {depth!r}")
-        return depth
+        return check_depth(depth, self.depth, lowest=1)
 
     def forward(self, x: Tensor, depth: int | None = None) -> Tensor:
         """Output of block ``depth`` (not flattened)."""

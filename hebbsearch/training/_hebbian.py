@@ -57,7 +57,7 @@ def check_training_args(stack: Any, x: Tensor, depth: object, epochs: object, lr
                         batch_size: object, caller: str) -> tuple[int, list[int], list[float]]:
     """The arguments that layer-wise Hebbian training takes, checked (a ValueError names the bad one):
     ``(depth, epochs per layer, lr per layer)``."""
-    if isinstance(depth, bool) or not isinstance(depth, int):
+    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
         raise ValueError(f"depth must be an int in 1..{stack.depth}, got {depth!r}")
     depth = stack._check_depth(depth)
     epochs_per_layer = _per_layer(epochs, depth, "epochs", _is_count, "an int >= 0")
