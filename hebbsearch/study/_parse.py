@@ -7,7 +7,9 @@ pruner tables are checked in :mod:`._plugins`; values become :data:`Spec` in :mo
 from __future__ import annotations
 
 import importlib.util
+import math
 import tomllib
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +80,8 @@ def parse_study_text(text: str, source: str, *, default_name: str | None = None)
     if data.kind != "image" and probe.augment != Fixed("none"):
         raise ctx.error("probe.augment", f"mirrored images are for image datasets, not {data.kind} data; "
                                          "expected 'none'")
+    if study.sampler.name == "bruteforce":
+        check_bruteforce(ctx, study, model, hebbian, probe, search)
     if isinstance(hebbian.epochs, Fixed) and isinstance(hebbian.epochs.value, tuple):
         deepest = max(model.probe_after.choices) if isinstance(model.probe_after, Choice) else (
             model.probe_after.high if isinstance(model.probe_after, IntRange) else model.probe_after.value)
@@ -86,6 +90,44 @@ def parse_study_text(text: str, source: str, *, default_name: str | None = None)
                                               f"(model.probe_after goes up to {deepest}), "
                                               f"got {len(hebbian.epochs.value)}")
     return StudyConfig(source, text, study, data, model, hebbian, probe, search)
+
+
+def _count(spec: Spec) -> int | None:
+    """Values ``spec`` can take: 1 when fixed, None when not countable (a float range without a step)."""
+    if isinstance(spec, Fixed):
+        return 1
+    if isinstance(spec, Choice):
+        return len(spec.choices)
+    if isinstance(spec, IntRange):
+        return (spec.high - spec.low) // spec.step + 1 if not spec.log else None
+    if spec.step is None or spec.log:
+        return None
+    return int(math.floor((spec.high - spec.low) / spec.step + 1e-9)) + 1
+
+
+def check_bruteforce(ctx: ErrorContext, study: Any, model: Any, hebbian: Any, probe: Any, search: Any) -> None:
+    """``[study.sampler] name = "bruteforce"`` tries every combination once: each searched value must be a
+    list of choices, an integer range or a float range with a step, and ``n_trials`` at most the number of
+    combinations (a rule's hyperparameters count only under that rule)."""
+    shared = {"model.probe_after": model.probe_after,
+              **{f"model.{k}": v for k, v in model.options.items()},
+              **{f"hebbian.{f.name}": getattr(hebbian, f.name) for f in fields(hebbian)},
+              **{f"probe.{f.name}": getattr(probe, f.name) for f in fields(probe)}}
+    per_rule = {rule: {f"search.{rule}.{k}": v for k, v in search.rule_params.get(rule, {}).items()}
+                for rule in search.rules}
+    combinations = 0
+    for rule, specs in per_rule.items():
+        product = 1
+        for where, spec in {**shared, **specs}.items():
+            count = _count(spec)
+            if count is None:
+                raise ctx.error(where, "the bruteforce sampler tries every value: expected a list of choices, an "
+                                       "integer range or a float range with a step")
+            product *= count
+        combinations += product
+    if study.n_trials > combinations:
+        raise ctx.error("study.n_trials", f"the bruteforce sampler has {combinations} combination(s) of the "
+                                          f"searched values, got n_trials = {study.n_trials}")
 
 
 def load_study_file(path: str | Path) -> StudyConfig:

@@ -15,7 +15,7 @@ from hebbsearch.errors import first_line
 from hebbsearch.study._schema import StudySection
 from hebbsearch.study._specs import ErrorContext, describe_value
 
-SAMPLERS = ("tpe", "random", "cmaes", "qmc", "gp")
+SAMPLERS = ("tpe", "random", "cmaes", "qmc", "gp", "bruteforce")
 PRUNERS = ("median", "hyperband", "successive_halving", "percentile", "none")
 # samplers whose optional dependency Optuna imports only when sampling starts
 SAMPLER_PACKAGES = {"cmaes": "cmaes", "qmc": "scipy", "gp": "scipy"}
@@ -30,6 +30,7 @@ def _sampler_class(name: str) -> type:
         "cmaes": optuna.samplers.CmaEsSampler,
         "qmc": optuna.samplers.QMCSampler,
         "gp": optuna.samplers.GPSampler,
+        "bruteforce": optuna.samplers.BruteForceSampler,
     }[name]
 
 

@@ -209,3 +209,15 @@ def test_a_diverging_trial_fails_with_its_reason_and_the_run_goes_on(cli, study_
     assert any(line.startswith("[trial 0] FAIL: diverged: non-finite weights") for line in r.err_lines)
     trials = load(storage).get_trials()
     assert [t.state for t in trials][0] == TrialState.FAIL and len(trials) == 2  # the failure counts
+
+
+def test_the_bruteforce_sampler_runs_every_combination_once(cli, study_file, sqlite_storage) -> None:
+    """Two probe learning rates: n_trials = 2 runs each once (a fixed-settings table, e.g. one trial per
+    probe position as in studies/cifar10-depth.toml)."""
+    path = study_file(replace={'name = "random"': 'name = "bruteforce"', "n_trials = 6": "n_trials = 2",
+                               "delta = [0.1, 0.4]": "delta = 0.3"})
+    r = cli("run", path, "--storage", sqlite_storage)
+    assert r.code == 0, r.err
+    trials = load(sqlite_storage).get_trials()
+    assert sorted(t.params["probe.lr"] for t in trials) == [0.00001, 0.02]
+    assert TrialState.FAIL not in states(load(sqlite_storage))

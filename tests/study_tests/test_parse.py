@@ -126,6 +126,8 @@ def test_per_layer_hebbian_epochs() -> None:
     ("epochs = 3", "epochs = 3\ndropout = 0.1", None),  # valid
     ("epochs = 3", "epochs = 3\ndropout = 1.5", "s.toml: probe.dropout: expected a number >= 0 and < 1, got 1.5"),
     ("n_trials = 4", "n_trials = 4\n[extra", "s.toml: invalid TOML:"),
+    ('name = "random"', 'name = "bruteforce"', "s.toml: search.krotov.delta: the bruteforce sampler tries every "
+                                               "value: expected a list of choices, an integer range or a float range"),
 ])
 def test_errors_are_one_line_with_file_and_field(old: str, new: str, expected: str | None) -> None:
     text = TINY.replace(old, new, 1)
@@ -242,3 +244,18 @@ def test_rule_options_are_fixed_or_chosen_and_checked_up_front() -> None:
     assert params["norm_lr_power"] == Fixed(0.5)
     assert error_of(SOFTHEBB.replace('scale = "max"', 'scale = {choices = ["max", "big"]}')) == (
         "s.toml: search.softhebb.scale: rule 'softhebb': scale must be 'mean' or 'max', got 'big'")
+
+
+@pytest.mark.parametrize(("delta", "n_trials", "expected"), [
+    ("{choices = [0.1, 0.2, 0.4]}", 3, None),
+    ("{low = 0.1, high = 0.4, step = 0.1}", 4, None),  # 0.1, 0.2, 0.3, 0.4
+    ("{low = 0.1, high = 0.4, step = 0.1}", 5, "s.toml: study.n_trials: the bruteforce sampler has 4 "
+                                              "combination(s) of the searched values, got n_trials = 5"),
+])
+def test_the_bruteforce_sampler_runs_each_combination_at_most_once(delta, n_trials, expected) -> None:
+    text = TINY.replace('name = "random"', 'name = "bruteforce"').replace("delta = [0.1, 0.4]", f"delta = {delta}")
+    text = text.replace("n_trials = 4", f"n_trials = {n_trials}")
+    if expected is None:
+        assert parse_study_text(text, "s.toml").study.sampler.name == "bruteforce"
+    else:
+        assert error_of(text) == expected
