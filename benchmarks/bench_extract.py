@@ -93,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     samples = interleaved(fns, args.reps, args.warmup)
     med = {name: statistics.median(v) for name, v in samples.items()}
     refs = list(fns)[:2]
-    print(f"  {'candidate':<42} {'median s':>9} {'images/s':>9}   {'vs NCHW conv':>12} {'vs channels-last':>16}")
+    print(f"  {'candidate':<42} {'median s':>9} {'images/s':>9}   "
+          f"{'vs NCHW conv':>12} {'vs channels-last':>16}")
     for name, values in samples.items():
         ratios = [med[r] / med[name] for r in refs]
         print(f"  {name:<42} {med[name]:>9.3f} {args.images / med[name]:>9,.0f}   "

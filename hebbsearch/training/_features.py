@@ -18,7 +18,7 @@ def _check_batch_size(batch_size: int) -> int:
 
 #: on the CPU, images are pushed through the blocks in chunks whose largest intermediate tensor is about
 #: this size, so that it stays in cache between the convolution, the pooling and the activation
-#: (benchmarks/bench_extract.py: SoftHebb's layer 1 is ~2.3x faster in chunks of 50 images than of 1000)
+#: (benchmarks/bench_extract.py: SoftHebb's layer 1 is about 2x faster in chunks of 42 images than of 1000)
 CPU_CHUNK_BYTES = 16 << 20
 
 
