@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from hebbsearch.training._features import _check_batch_size
+
 OPTIMIZERS = ("adam", "sgd", "adamw")
 PROBE_SCHEDULES = ("constant", "cosine", "step")
 
@@ -123,8 +125,7 @@ def check_fit_args(*, optimizer: str, lr_schedule: str, epochs: object, batch_si
         raise ValueError(f"lr_schedule must be one of {PROBE_SCHEDULES}, got {lr_schedule!r}")
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be an int >= 1, got {epochs!r}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
+    _check_batch_size(batch_size)
     if isinstance(lr, bool) or not (isinstance(lr, int | float) and math.isfinite(lr) and lr > 0):
         raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
 

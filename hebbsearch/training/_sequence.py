@@ -19,13 +19,13 @@ from torch import Tensor, nn
 
 from hebbsearch.layers import HebbianLateral, HebbianLinear, HebbianRNN, MemoriaLayer
 from hebbsearch.models import BasicHebbianGRUModel, RecurrentStack
+from hebbsearch.training._features import _check_batch_size
 from hebbsearch.training._hebbian import CACHE_BYTES, check_training_args, layer_steps, scheduled_lr
 from hebbsearch.training._probe import ProbeResult, _lr_factor, _optimizer, check_fit_args
 
+
 def _batches(n: int, batch_size: int) -> range:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
-    return range(0, n, batch_size)
+    return range(0, n, _check_batch_size(batch_size))
 
 
 @torch.no_grad()
