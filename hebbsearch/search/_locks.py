@@ -84,11 +84,17 @@ def sqlite_lock_path(url: str, name: str) -> Path | None:
 
 
 def has_tables(url: str) -> bool:
-    """Whether the database of ``url`` already holds Optuna's tables (then opening it needs no lock)."""
+    """Whether the database of ``url`` holds Optuna's tables, fully set up (then opening it needs no lock).
+
+    Optuna creates the tables, then writes ``version_info``, then stamps ``alembic_version``; another
+    process may be between those steps, so only a stamped ``alembic_version`` counts as set up.
+    """
     if url.startswith("sqlite") and ((db := sqlite_file(url)) is None or not db.exists()):
         return False
     with _lock_engine(url).connect() as conn:
-        return sqlalchemy.inspect(conn).has_table("version_info")
+        if not sqlalchemy.inspect(conn).has_table("alembic_version"):
+            return False
+        return conn.execute(sqlalchemy.text("SELECT 1 FROM alembic_version LIMIT 1")).first() is not None
 
 
 class StorageLock:

@@ -328,7 +328,6 @@ def test_worker_options_from_the_pool_are_picklable() -> None:
     assert pickle.loads(pickle.dumps(options)) == options
 
 
-
 def test_concurrent_first_runs_on_an_empty_storage(storage_url: str, tmp_path: Path) -> None:
     """The README's "run the same command on each machine": three `run`s at once on an empty storage
     (SQLite: `table study_directions already exists`; PostgreSQL: `pg_type_typname_nsp_index` before)."""
@@ -341,6 +340,24 @@ def test_concurrent_first_runs_on_an_empty_storage(storage_url: str, tmp_path: P
     assert [p.returncode for p in procs] == [0, 0, 0], errs
     trials = optuna.load_study(study_name="pool", storage=open_storage(storage_url)).get_trials()
     assert finished_count(trials) == 3 and len(trials) == 3
+
+
+def test_tables_half_created_by_another_process_are_not_taken_as_set_up(storage_url: str) -> None:
+    """Optuna creates the tables, then stamps ``alembic_version``: a process that opened the storage
+    between the two (without the ``init`` lock) failed with `UNIQUE constraint failed: alembic_version`."""
+    import sqlalchemy
+    from optuna.storages._rdb import models
+
+    from hebbsearch.search._locks import has_tables
+
+    engine = sqlalchemy.create_engine(storage_url)
+    models.BaseModel.metadata.create_all(engine)  # what the first process has done so far
+    with engine.begin() as conn:
+        conn.execute(sqlalchemy.text("CREATE TABLE alembic_version (version_num VARCHAR(32) PRIMARY KEY)"))
+    engine.dispose()
+    assert not has_tables(storage_url)
+    open_storage(storage_url)  # stamps it
+    assert has_tables(storage_url)
 
 
 @pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])
