@@ -35,9 +35,9 @@ from torch import Tensor
 
 from hebbsearch.errors import ConfigError, DivergenceError, HebbsearchError
 from hebbsearch.search._artifacts import upload_filters
-from hebbsearch.search._space import TrialSettings, probe_positions, sample
+from hebbsearch.search._space import TrialSettings, layer_rule_params, probe_positions, sample
 from hebbsearch.search._storage import FAIL_REASON_ATTR, INTERRUPTED
-from hebbsearch.study import Choice, Fixed, IntRange, Spec, StudyConfig
+from hebbsearch.study import Choice, Fixed, IntRange, PerLayer, Spec, StudyConfig
 
 # Loaded datasets by (name, root, val_split, subset, normalize, seed, device): trials in one process
 # share the tensors.
@@ -162,8 +162,10 @@ class Objective:
                 first_error: Exception | None = None
                 for rule_params, model_options in _combinations(params, options):
                     try:
-                        build_stack(architecture, splits.input_shape, get_rule(rule, **rule_params),
-                                    depth=depth, device="cpu", **model_options)
+                        rules = [get_rule(rule, **p)
+                                 for p in layer_rule_params(self.config, rule, rule_params, depth)]
+                        build_stack(architecture, splits.input_shape, rules, depth=depth, device="cpu",
+                                    **model_options)
                         break
                     except (ValueError, TypeError) as e:
                         first_error = first_error or e
@@ -273,7 +275,8 @@ class Objective:
         from hebbsearch.rules import get_rule
 
         try:
-            rule = get_rule(settings.rule, **settings.rule_params)
+            rule = [get_rule(settings.rule, **p) for p in layer_rule_params(
+                self.config, settings.rule, settings.rule_params, settings.probe_after)]
             return build_stack(self.config.model.architecture(), splits.input_shape, rule,
                                depth=settings.probe_after, seed=self.config.study.seed, device=self.device,
                                **settings.model_options)
@@ -297,10 +300,11 @@ class Objective:
         depth = settings.probe_after
         epochs = list(h["epochs"][:depth]) if isinstance(h["epochs"], tuple) else [h["epochs"]] * depth
         lrs = list(h["lr"][:depth]) if isinstance(h["lr"], tuple) else [h["lr"]] * depth
+        params = [repr(sorted(p.items()))
+                  for p in layer_rule_params(self.config, settings.rule, settings.rule_params, depth)]
         base = (self._data_key(), repr(self.config.model.architecture()), repr(sorted(settings.model_options.items())),
-                settings.rule, repr(sorted(settings.rule_params.items())), self.config.study.seed,
-                h["lr_schedule"], h["batch_size"], self.device)
-        keys = [base + (tuple(zip(epochs[:i + 1], lrs[:i + 1])),) for i in range(depth)]
+                settings.rule, self.config.study.seed, h["lr_schedule"], h["batch_size"], self.device)
+        keys = [base + (tuple(zip(epochs[:i + 1], lrs[:i + 1], params[:i + 1])),) for i in range(depth)]
         reused = 0
         for i, key in enumerate(keys):
             state = _LAYER_CACHE.get(key)
@@ -432,7 +436,9 @@ def _candidates(specs: dict[str, Spec]) -> dict[str, list[Any]]:
     """The values ``check`` tries for each spec: a fixed value, every choice, or both ends of a range."""
     out: dict[str, list[Any]] = {}
     for name, spec in specs.items():
-        if isinstance(spec, Fixed):
+        if isinstance(spec, PerLayer):
+            values = [spec.value]
+        elif isinstance(spec, Fixed):
             values = [list(spec.value) if isinstance(spec.value, tuple) else spec.value]
         elif isinstance(spec, Choice):
             values = list(spec.choices)

@@ -24,7 +24,7 @@ from typing import Any
 
 import optuna
 
-from hebbsearch.study import Choice, Fixed, FloatRange, IntRange, Spec, StudyConfig
+from hebbsearch.study import Choice, Fixed, FloatRange, IntRange, PerLayer, Spec, StudyConfig
 
 
 @dataclass(frozen=True)
@@ -80,6 +80,14 @@ def sample(trial: optuna.Trial, config: StudyConfig) -> TrialSettings:
     probe = {f.name: suggest(trial, f"probe.{f.name}", getattr(config.probe, f.name))
              for f in fields(config.probe)}
     return TrialSettings(probe_after, rule, rule_params, model_options, hebbian, probe)
+
+
+def layer_rule_params(config: StudyConfig, rule: str, params: dict[str, Any], depth: int) -> list[dict[str, Any]]:
+    """The hyperparameters of ``rule`` for layers 1..depth: a per-layer value (``{layers = [...]}``)
+    gives layer i its entry i, every other value is shared."""
+    per_layer = {name for name, spec in config.search.rule_params[rule].items() if isinstance(spec, PerLayer)}
+    return [{name: value[i] if name in per_layer else value for name, value in params.items()}
+            for i in range(depth)]
 
 
 _LAYER_OPTION = re.compile(r"^layers\[(\d+)\]\.")

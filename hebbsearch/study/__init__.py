@@ -39,7 +39,7 @@ from hebbsearch.study._schema import (
     StudyConfig,
     StudySection,
 )
-from hebbsearch.study._specs import Choice, Fixed, FloatRange, IntRange, Spec, is_searched
+from hebbsearch.study._specs import Choice, Fixed, FloatRange, IntRange, PerLayer, Spec, is_searched
 
 __all__ = [
     "PRUNERS",
@@ -51,6 +51,7 @@ __all__ = [
     "HebbianSection",
     "IntRange",
     "ModelSection",
+    "PerLayer",
     "ProbeSection",
     "PrunerConfig",
     "SamplerConfig",

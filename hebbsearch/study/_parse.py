@@ -46,6 +46,7 @@ from hebbsearch.study._specs import (
     Fixed,
     IntRange,
     Kind,
+    PerLayer,
     Spec,
     check_known_keys,
     check_scalar,
@@ -82,14 +83,27 @@ def parse_study_text(text: str, source: str, *, default_name: str | None = None)
                                          "expected 'none'")
     if study.sampler.name == "bruteforce":
         check_bruteforce(ctx, study, model, hebbian, probe, search)
-    if isinstance(hebbian.epochs, Fixed) and isinstance(hebbian.epochs.value, tuple):
-        deepest = max(model.probe_after.choices) if isinstance(model.probe_after, Choice) else (
-            model.probe_after.high if isinstance(model.probe_after, IntRange) else model.probe_after.value)
-        if len(hebbian.epochs.value) < deepest:
-            raise ctx.error("hebbian.epochs", f"expected at least {deepest} per-layer values "
-                                              f"(model.probe_after goes up to {deepest}), "
-                                              f"got {len(hebbian.epochs.value)}")
+    check_per_layer(ctx, data, model, hebbian, search)
     return StudyConfig(source, text, study, data, model, hebbian, probe, search)
+
+
+def check_per_layer(ctx: ErrorContext, data: Any, model: Any, hebbian: Any, search: Any) -> None:
+    """Per-layer values (``{layers = [...]}``, a list of Hebbian epochs) cover the deepest ``probe_after``;
+    per-layer learning rates and rule hyperparameters are for image stacks."""
+    deepest = max(model.probe_after.choices) if isinstance(model.probe_after, Choice) else (
+        model.probe_after.high if isinstance(model.probe_after, IntRange) else model.probe_after.value)
+    specs = {"hebbian.epochs": hebbian.epochs, "hebbian.lr": hebbian.lr,
+             **{f"search.{rule}.{key}": spec for rule, params in search.rule_params.items()
+                for key, spec in params.items()}}
+    for where, spec in specs.items():
+        if not isinstance(spec, PerLayer):
+            continue
+        if where != "hebbian.epochs" and data.kind != "image":
+            raise ctx.error(where, f"one value per layer is for image stacks, not {data.kind} data; "
+                                   "expected a single value or a search range")
+        if len(spec.value) < deepest:
+            raise ctx.error(where, f"expected at least {deepest} per-layer values "
+                                   f"(model.probe_after goes up to {deepest}), got {len(spec.value)}")
 
 
 def _count(spec: Spec) -> int | None:
@@ -284,16 +298,16 @@ def parse_hebbian_section(ctx: ErrorContext, raw: Any) -> HebbianSection:
     d = HebbianSection()
     check_known_keys(ctx, "hebbian", t, ("epochs", "lr", "lr_schedule", "batch_size"))
     epochs_raw = t.get("epochs", d.epochs.value)
-    if isinstance(epochs_raw, list):  # per-layer epochs, not a range
+    if isinstance(epochs_raw, list):  # per-layer epochs, not a range: the same as {layers = [...]}
         if not epochs_raw:
             raise ctx.error("hebbian.epochs", "expected an integer >= 1 or a per-layer list of them")
-        epochs: Spec = Fixed(tuple(check_scalar(ctx, "hebbian.epochs", e, NON_NEGATIVE_INT)
-                                   for e in epochs_raw))
+        epochs: Spec = PerLayer(tuple(check_scalar(ctx, "hebbian.epochs", e, NON_NEGATIVE_INT)
+                                      for e in epochs_raw))
     else:
-        epochs = parse_spec(ctx, "hebbian.epochs", epochs_raw, NON_NEGATIVE_INT)
+        epochs = parse_spec(ctx, "hebbian.epochs", epochs_raw, NON_NEGATIVE_INT, per_layer=True)
     return HebbianSection(
         epochs=epochs,
-        lr=parse_spec(ctx, "hebbian.lr", t.get("lr", d.lr.value), POSITIVE_FLOAT),
+        lr=parse_spec(ctx, "hebbian.lr", t.get("lr", d.lr.value), POSITIVE_FLOAT, per_layer=True),
         lr_schedule=parse_spec(ctx, "hebbian.lr_schedule", t.get("lr_schedule", d.lr_schedule.value),
                                Kind(str, strings=LR_SCHEDULES)),
         batch_size=parse_spec(ctx, "hebbian.batch_size", t.get("batch_size", d.batch_size.value),

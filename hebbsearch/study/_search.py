@@ -18,6 +18,7 @@ from hebbsearch.study._specs import (
     Fixed,
     FloatRange,
     IntRange,
+    PerLayer,
     Spec,
     ErrorContext,
     Kind,
@@ -69,11 +70,11 @@ def _rule_params(ctx: ErrorContext, rule: str, cls: type, raw: Any) -> dict[str,
             raise ctx.error(f"{where}.{key}", f"unknown hyperparameter of rule {rule!r}; expected one of: "
                                               f"{', '.join([*declared, *extra]) or 'none'}")
         if key in extra:
-            specs[key] = parse_option_spec(ctx, f"{where}.{key}", value)
+            specs[key] = parse_option_spec(ctx, f"{where}.{key}", value, per_layer=True)
             _check_option(ctx, f"{where}.{key}", cls, key, specs[key])
             continue
         hp = declared[key]
-        specs[key] = parse_spec(ctx, f"{where}.{key}", value, _hp_kind(hp))
+        specs[key] = parse_spec(ctx, f"{where}.{key}", value, _hp_kind(hp), per_layer=True)
     for name, hp in declared.items():
         if name not in specs:
             specs[name] = _default_spec(hp)
@@ -84,7 +85,8 @@ def _rule_params(ctx: ErrorContext, rule: str, cls: type, raw: Any) -> dict[str,
 
 def _check_option(ctx: ErrorContext, where: str, cls: type, key: str, spec: Spec) -> None:
     """A rule option's every possible value must construct the rule now, not fail trial after trial."""
-    values = spec.choices if isinstance(spec, Choice) else (spec.value,) if isinstance(spec, Fixed) else ()
+    values = (spec.choices if isinstance(spec, Choice) else spec.value if isinstance(spec, PerLayer)
+              else (spec.value,) if isinstance(spec, Fixed) else ())
     for value in values:
         try:
             cls(**{key: value})

@@ -50,12 +50,18 @@ class Choice:
     choices: tuple[Any, ...]
 
 
+@dataclass(frozen=True)
+class PerLayer(Fixed):
+    """One fixed value per Hebbian layer (``{layers = [...]}``): ``value`` is a tuple, entry i for layer i + 1."""
+
+
 Spec = Fixed | IntRange | FloatRange | Choice
 
 
 def is_searched(spec: Spec) -> bool:
     """True unless ``spec`` is :class:`Fixed`."""
     return not isinstance(spec, Fixed)
+
 
 @dataclass(frozen=True)
 class Kind:
@@ -130,10 +136,16 @@ def describe_value(value: Any) -> str:
     return repr(value)
 
 
-def parse_spec(ctx: ErrorContext, where: str, value: Any, kind: Kind, *, pair_is_range: bool = True) -> Spec:
+def parse_spec(ctx: ErrorContext, where: str, value: Any, kind: Kind, *, pair_is_range: bool = True,
+               per_layer: bool = False) -> Spec:
     """A scalar → Fixed; ``[low, high]`` (numbers, if allowed) or ``{low, high, log, step}`` → range;
-    ``{choices = [...]}`` → Choice."""
+    ``{choices = [...]}`` → Choice; with ``per_layer``, ``{layers = [...]}`` → PerLayer."""
     numeric = kind.type in (int, float)
+    if isinstance(value, dict) and "layers" in value:
+        if not per_layer:
+            raise ctx.error(f"{where}.layers", "unknown key; only [hebbian] epochs and lr and the rules' "
+                                               "hyperparameters take one value per layer")
+        return parse_per_layer(ctx, where, value, kind)
     if isinstance(value, dict):
         if "choices" in value:
             extra = sorted(set(value) - {"choices"})
@@ -163,6 +175,17 @@ def parse_spec(ctx: ErrorContext, where: str, value: Any, kind: Kind, *, pair_is
             "{choices = [...]}")
         raise ctx.error(where, f"expected {kind.describe()} or a search range {expected}, got a list")
     return Fixed(check_scalar(ctx, where, value, kind))
+
+
+def parse_per_layer(ctx: ErrorContext, where: str, value: Mapping[str, Any], kind: Kind) -> PerLayer:
+    """``{layers = [v1, v2, ...]}``: one fixed value per layer, each checked against ``kind``."""
+    extra = sorted(set(value) - {"layers"})
+    if extra:
+        raise ctx.error(f"{where}.{extra[0]}", "unknown key; a {layers = [...]} table has no other keys")
+    values = value["layers"]
+    if not isinstance(values, list) or not values:
+        raise ctx.error(f"{where}.layers", "expected a non-empty list, one value per layer")
+    return PerLayer(tuple(check_scalar(ctx, f"{where}.layers[{i}]", v, kind) for i, v in enumerate(values)))
 
 
 def parse_range(ctx: ErrorContext, where: str, low: Any, high: Any, kind: Kind, *, log: bool = False,
@@ -201,8 +224,16 @@ def expect_table(ctx: ErrorContext, where: str, value: Any) -> dict[str, Any]:
     return value
 
 
-def parse_option_spec(ctx: ErrorContext, where: str, value: Any) -> Spec:
-    """A model option or rule keyword: any scalar or list is a fixed value; tables are searched."""
+def parse_option_spec(ctx: ErrorContext, where: str, value: Any, *, per_layer: bool = False) -> Spec:
+    """A model option or rule keyword: any scalar or list is a fixed value; tables are searched (with
+    ``per_layer``, ``{layers = [...]}`` is one fixed value per layer)."""
+    if isinstance(value, dict) and "layers" in value:
+        if not per_layer:
+            raise ctx.error(f"{where}.layers", "unknown key; a model option takes a list for one value per layer")
+        values = value["layers"]
+        sample = values[0] if isinstance(values, list) and values else 0
+        return parse_per_layer(ctx, where, value, Kind(type(sample) if type(sample) in (int, float, str, bool)
+                                                        else float))
     if isinstance(value, dict):
         if "choices" in value:
             sample = value["choices"][0] if isinstance(value["choices"], list) and value["choices"] else 0

@@ -241,3 +241,33 @@ def test_flip_augmentation_trains_the_probe_on_mirrored_images_too(monkeypatch, 
     assert len(rows) == (1 if refit else 2)
     baseline = objective.raw_baseline({"augment": "flip"})
     assert rows[-1] == 2 * splits.train_x.shape[0] and baseline["probe"]["augment"] == "flip"
+
+
+def test_per_layer_rule_hyperparameters_and_lr_build_one_rule_per_layer(monkeypatch) -> None:
+    """``{layers = [...]}``: layer i gets entry i; changing layer 2's value keeps layer 1 in the cache."""
+    import hebbsearch.training as training
+    from hebbsearch.search import _objective as objective_module
+    from study_tests.test_parse import LAYERS
+
+    seen = {}
+    real = training.train_hebbian
+
+    def spy(stack, *args, **kwargs):
+        seen["p"] = [layer.rule.p for layer in stack.hebbian_layers()]
+        seen["lr"] = kwargs["lr"]
+        return real(stack, *args, **kwargs)
+
+    monkeypatch.setattr(training, "train_hebbian", spy)
+    objective_module._LAYER_CACHE.clear()
+    study = optuna.create_study(direction="maximize")
+    for p2 in (4, 4, 5):
+        config = parse_study_text(LAYERS.replace("p = 3", f"p = {{layers = [2, {p2}]}}").replace(
+            "epochs = 1\n", "epochs = 1\nlr = {layers = [0.02, 0.005]}\n"), "s.toml")
+        study.enqueue_trial({"probe_after": 2, "krotov.delta": 0.3})
+        study.optimize(Objective(config, device="cpu"), n_trials=1)
+        assert seen == {"p": [2, p2], "lr": [0.02, 0.005]}
+    first, same, other = study.trials
+    assert "reused_layers" not in first.user_attrs
+    assert same.user_attrs["reused_layers"] == 2 and other.user_attrs["reused_layers"] == 1
+    assert other.user_attrs["settings"]["rule_params"]["p"] == [2, 5]
+    objective_module._LAYER_CACHE.clear()

@@ -8,7 +8,7 @@ import pytest
 
 from hebbsearch.errors import ConfigError
 from hebbsearch.rules import get_rule_class, list_rules
-from hebbsearch.study import Choice, Fixed, FloatRange, IntRange, load_study_file, parse_study_text
+from hebbsearch.study import Choice, Fixed, FloatRange, IntRange, PerLayer, load_study_file, parse_study_text
 from hebbsearch.study._search import _default_spec
 
 from search_tests.conftest import TINY
@@ -92,10 +92,31 @@ def test_probe_after_list_and_rule_list() -> None:
 
 def test_per_layer_hebbian_epochs() -> None:
     c = parse(**{"epochs = 1\n": "epochs = [2, 1]\n", "power = 1.0": "power = 1.0\nprobe_after = [1]"})
-    assert c.hebbian.epochs == Fixed((2, 1))
+    assert c.hebbian.epochs == PerLayer((2, 1))
     msg = error_of(TINY.replace('preset = "krotov_fc"\nhidden = 32\npower = 1.0',
                                 'preset = "amato5"\nprobe_after = [1, 3]').replace("epochs = 1\n", "epochs = [1, 1]\n"))
     assert "hebbian.epochs" in msg and "at least 3" in msg
+
+
+def test_one_value_per_layer_for_the_hebbian_lr_and_rule_hyperparameters() -> None:
+    """``{layers = [...]}``: a fixed value per layer, checked like the scalar, covering the deepest probe."""
+    two = {'preset = "krotov_fc"\nhidden = 32\npower = 1.0': 'preset = "amato5"\nprobe_after = [1, 2]'}
+    c = parse(**two, **{"epochs = 1\n": "epochs = 1\nlr = {layers = [0.1, 0.03]}\n",
+                        "p = 3": "p = {layers = [2, 4, 6]}"})
+    assert c.hebbian.lr == PerLayer((0.1, 0.03)) and c.search.rule_params["krotov"]["p"] == PerLayer((2, 4, 6))
+    epochs = parse(**{"epochs = 1\n": "epochs = {layers = [2, 1]}\n"}).hebbian.epochs
+    assert epochs == parse(**{"epochs = 1\n": "epochs = [2, 1]\n"}).hebbian.epochs == PerLayer((2, 1))
+    text = TINY.replace(*next(iter(two.items())))
+    assert "s.toml: hebbian.lr: expected at least 2 per-layer values" in error_of(
+        text.replace("epochs = 1\n", "epochs = 1\nlr = {layers = [0.1]}\n"))
+    assert error_of(text.replace("p = 3", "p = {layers = [2, 0]}")).startswith(
+        "s.toml: search.krotov.p.layers[1]: expected an integer >= 1, got 0")
+    assert error_of(text.replace("p = 3", "p = {layers = [2, 3], log = true}")).startswith(
+        "s.toml: search.krotov.p.log: unknown key; a {layers = [...]} table has no other keys")
+    assert error_of(text.replace("lr = 0.02", "lr = {layers = [0.1, 0.2]}")).startswith(
+        "s.toml: probe.lr.layers: unknown key; only [hebbian] epochs and lr and the rules'")
+    assert error_of(text.replace("p = 3", "p = {layers = []}")).startswith(
+        "s.toml: search.krotov.p.layers: expected a non-empty list, one value per layer")
 
 
 @pytest.mark.parametrize(("old", "new", "expected"), [
