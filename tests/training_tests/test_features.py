@@ -7,7 +7,13 @@ from hebbsearch.training import extract_features
 
 
 def _stack():
+    torch.manual_seed(0)
     return build_stack("softhebb3", (3, 8, 8), "krotov", depth=2, units=[8, 8, 4], seed=0)
+
+
+def _close(a: torch.Tensor, b: torch.Tensor) -> None:
+    """Equal up to float summation order (chunks and memory layouts differ; features are ~10)."""
+    torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-4)
 
 
 def test_features_of_block_upto_in_batches() -> None:
@@ -16,8 +22,8 @@ def test_features_of_block_upto_in_batches() -> None:
     for depth in (1, 2):
         f = extract_features(stack, x, depth=depth, batch_size=10)
         assert f.shape == (37, stack.feature_dim(depth))
-        torch.testing.assert_close(f, stack.features(x, depth))
-        torch.testing.assert_close(f, extract_features(stack, x, depth=depth, batch_size=1000))
+        _close(f, stack.features(x, depth))
+        _close(f, extract_features(stack, x, depth=depth, batch_size=1000))
         assert not f.requires_grad
 
 
@@ -41,6 +47,6 @@ def test_mirrored_rows_follow_the_originals() -> None:
     x = torch.rand(13, 3, 8, 8)
     f = extract_features(stack, x, depth=2, batch_size=4, mirrored=True)
     assert f.shape == (26, stack.feature_dim(2))
-    torch.testing.assert_close(f[:13], stack.features(x, 2))
-    torch.testing.assert_close(f[13:], stack.features(x.flip(-1), 2))
+    _close(f[:13], stack.features(x, 2))
+    _close(f[13:], stack.features(x.flip(-1), 2))
     assert not torch.equal(f[:13], f[13:])
