@@ -10,6 +10,9 @@
 - ``softhebb3``: Journé et al. 2023 (SoftHebb) CIFAR-10: BN → conv 96 5×5 (pad 2) → triangle(0.7) →
   max-pool 4/2/1; BN → conv 384 3×3 (pad 1) → triangle(1.4) → max-pool 4/2/1; BN → conv 1536 3×3
   (pad 1) → triangle(1.0) → avg-pool 2/2. Reflect padding as in their code.
+- ``softhebb5``: ``softhebb3``, then two more blocks BN → conv 1536 1×1 → triangle(1.0) at 4×4 (designed
+  here for the per-depth table, not published): the 1×1 kernels keep layers 4 and 5 at a tenth of layer
+  3's cost and the probe's input at 24,576 features after every layer from 3 on.
 """
 
 from __future__ import annotations
@@ -110,6 +113,16 @@ _register(Preset(
     ),
     {"activation": "triangle", "power": (0.7, 1.4, 1.0), "padding_mode": "reflect"},
     "Journé et al. 2023 (SoftHebb): 3 conv, BN inputs, triangle activations",
+))
+_register(Preset(
+    "softhebb5",
+    (
+        *_PRESETS["softhebb3"].layers,
+        LayerSpec(1536, kernel=1),
+        LayerSpec(1536, kernel=1),
+    ),
+    {"activation": "triangle", "power": (0.7, 1.4, 1.0, 1.0, 1.0), "padding_mode": "reflect"},
+    "softhebb3 and two conv 1536 1x1 layers (triangle 1.0) at 4x4, for the per-depth table",
 ))
 
 

@@ -14,7 +14,7 @@ RULE = get_rule("krotov", p=3, k=7, delta=0.4)
 
 
 def test_presets_are_listed() -> None:
-    assert list_presets() == ["amato5", "krotov_fc", "softhebb3"]
+    assert list_presets() == ["amato5", "krotov_fc", "softhebb3", "softhebb5"]
 
 
 def test_amato5_after_layer_1_on_cifar10_counts_195370_parameters() -> None:
@@ -82,6 +82,20 @@ def test_softhebb3_shapes_and_layers() -> None:
     assert [type(p).__name__ for p in pools] == ["MaxPool2d", "MaxPool2d", "AvgPool2d"]
     assert (pools[0].kernel_size, pools[0].stride, pools[0].padding) == (4, 2, 1)
     assert stack.features(torch.rand(2, 3, 32, 32)).shape == (2, 24576)
+
+
+def test_softhebb5_is_softhebb3_then_two_1x1_layers() -> None:
+    x = torch.rand(2, 3, 32, 32)
+    five = build_stack("softhebb5", (3, 32, 32), RULE, depth=5, seed=1)
+    three = build_stack("softhebb3", (3, 32, 32), RULE, depth=3, seed=1)
+    assert five.out_shapes == [*three.out_shapes, (1536, 4, 4), (1536, 4, 4)]
+    assert [five.feature_dim(d) for d in (3, 4, 5)] == [24576] * 3
+    torch.testing.assert_close(five.features(x, 3), three.features(x), rtol=0, atol=0)
+    four, fifth = five.hebbian_layers()[3:]
+    assert four.kernel_size == fifth.kernel_size == (1, 1) and four.padding == 0 and four.input_norm == "batch"
+    assert isinstance(fifth.activation, Triangle) and fifth.activation.power == 1.0
+    assert [type(b.post).__name__ for b in five.blocks[3:]] == ["Identity", "Identity"]
+    assert five.num_hebbian_params(5) - five.num_hebbian_params(3) == 2 * 1536 * 1536
 
 
 def test_krotov_fc_shapes_and_layer() -> None:
