@@ -227,22 +227,18 @@ def expect_table(ctx: ErrorContext, where: str, value: Any) -> dict[str, Any]:
 def parse_option_spec(ctx: ErrorContext, where: str, value: Any, *, per_layer: bool = False) -> Spec:
     """A model option or rule keyword: any scalar or list is a fixed value; tables are searched (with
     ``per_layer``, ``{layers = [...]}`` is one fixed value per layer)."""
-    if isinstance(value, dict) and "layers" in value:
-        if not per_layer:
-            raise ctx.error(f"{where}.layers", "unknown key; a model option takes a list for one value per layer")
-        values = value["layers"]
-        sample = values[0] if isinstance(values, list) and values else 0
-        return parse_per_layer(ctx, where, value, Kind(type(sample) if type(sample) in (int, float, str, bool)
-                                                        else float))
     if isinstance(value, dict):
-        if "choices" in value:
-            sample = value["choices"][0] if isinstance(value["choices"], list) and value["choices"] else 0
+        if "layers" in value and not per_layer:
+            raise ctx.error(f"{where}.layers", "unknown key; a model option takes a list for one value per layer")
+        listed = next((value[key] for key in ("layers", "choices") if key in value), None)
+        if listed is not None:
+            sample = listed[0] if isinstance(listed, list) and listed else 0
         else:
             sample = value.get("low", 0)
         kind = Kind(type(sample) if type(sample) in (int, float, str, bool) else float)
         if kind.type in (int,) and isinstance(value.get("high"), float):
             kind = Kind(float)
-        return parse_spec(ctx, where, value, kind)
+        return parse_spec(ctx, where, value, kind, per_layer=per_layer)
     if isinstance(value, list):
         return Fixed(tuple(value))
     return Fixed(value)
