@@ -207,7 +207,7 @@ def test_sigterm_requeues_the_trial_and_exits_0(pool: Pool) -> None:
 def test_postgresql_restart_mid_study(pool: Pool, postgres_server) -> None:
     """The server goes away for a few seconds (every connection terminated, new ones refused, as in a
     restart) while two workers train; both reconnect, finish the study, and the budget is exact."""
-    pool.create(8, epochs=30)
+    pool.create(8, epochs=60)  # as long as the kill tests: both workers must still be training
     workers = pool.start(2)
     pool.running_trial_of(workers[0])
     name = make_url(pool.url).database
