@@ -63,7 +63,9 @@ from hebbsearch.search._storage import (
     is_outage,
     load_study,
     open_storage,
+    outage_error,
     requeue_interrupted,
+    retried_numbers,
     stored_config,
 )
 from hebbsearch.study import StudyConfig
@@ -248,7 +250,7 @@ class BudgetState:
 def budget_state(trials: list[FrozenTrial], *, count_running: bool = True) -> BudgetState:
     """Count ``trials`` for the budget; ``count_running=False`` (no heartbeats: a dead worker's trial
     cannot be told from a live one) leaves RUNNING trials out, so they never block the study."""
-    retried = {t.user_attrs.get(RETRY_OF_ATTR) for t in trials}
+    retried = retried_numbers(trials)
     to_requeue = sum(1 for t in trials if t.state == TrialState.FAIL and t.number not in retried
                      and str(t.user_attrs.get(FAIL_REASON_ATTR, "")).startswith(INTERRUPTED))
     return BudgetState(
@@ -604,6 +606,8 @@ def _sleep(seconds: float, signals: _Signals) -> None:
 
 
 def _cause_line(e: BaseException) -> str:
+    """First line of the storage error behind ``e`` (of ``e`` itself when there is none)."""
+    e = outage_error(e) or e
     while e.__cause__ is not None:
         e = e.__cause__
     lines = [line.strip() for line in str(e).splitlines() if line.strip()]
@@ -648,20 +652,24 @@ def _requeue_after_interrupt(study: optuna.Study, budget_lock: StorageLock, curr
 def _requeue_lost(study: optuna.Study, current: dict[str, int], budget_lock: StorageLock,
                   reason: str = "storage outage") -> None:
     """The trial in flight when the storage went away or a signal came: fail it (if still running) with
-    ``fail_reason = "interrupted (<reason>)"`` and re-queue it, unless that happened already."""
+    ``fail_reason = "interrupted (<reason>)"`` and re-queue it, unless that happened already.
+
+    Another worker may have failed it meanwhile (its heartbeat stopped during the outage, so it looked
+    stale) and Optuna's callback re-queued it; then it is left as it is.
+    """
     storage = study._storage
-    trial = storage.get_trial(current["id"])
     with budget_lock:
+        trial = storage.get_trial(current["id"])
         if trial.state == TrialState.RUNNING:
-            storage.set_trial_user_attr(trial._trial_id, FAIL_REASON_ATTR, f"{INTERRUPTED} ({reason})")
             try:
+                storage.set_trial_user_attr(trial._trial_id, FAIL_REASON_ATTR, f"{INTERRUPTED} ({reason})")
                 storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
             except optuna.exceptions.UpdateFinishedTrialError:
-                pass
-        elif trial.state == TrialState.FAIL and not is_counted(trial):
-            retried = {t.user_attrs.get(RETRY_OF_ATTR) for t in study.get_trials(deepcopy=False)}
-            if trial.number not in retried and not str(trial.user_attrs.get(FAIL_REASON_ATTR, "")).startswith(
-                    INTERRUPTED):
+                trial = storage.get_trial(current["id"])
+        if trial.state == TrialState.FAIL and not is_counted(trial):
+            trials = study.get_trials(deepcopy=False)
+            if trial.number not in retried_numbers(trials) and not str(
+                    trial.user_attrs.get(FAIL_REASON_ATTR, "")).startswith(INTERRUPTED):
                 study.enqueue_trial(trial.params, user_attrs={RETRY_OF_ATTR: trial.number})
         requeue_interrupted(study)
     current.clear()

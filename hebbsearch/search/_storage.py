@@ -165,23 +165,34 @@ def _root_cause(e: BaseException) -> BaseException:
     return e
 
 
-def is_outage(error: BaseException) -> bool:
-    """Whether ``error`` means the storage could not be reached (connection refused or dropped, server
-    restarting, SQLite busy): worth retrying after a pause, unlike a wrong URL or a bug."""
+def outage_error(error: BaseException) -> BaseException | None:
+    """The exception in ``error``'s chain (its causes and contexts) that says the storage could not be
+    reached (connection refused or dropped, server restarting, SQLite busy), or None: an outage is worth
+    retrying after a pause, unlike a wrong URL or a bug.
+
+    The chain matters: Optuna may raise something else while it handles an outage (e.g. an
+    ``UnboundLocalError`` from ``study.optimize`` when telling the trial and then reading it back both
+    failed), and the outage is then only the context of what reaches the caller.
+    """
     seen: set[int] = set()
     e: BaseException | None = error
     while e is not None and id(e) not in seen:
         seen.add(id(e))
         if isinstance(e, sqlalchemy.exc.OperationalError | sqlalchemy.exc.InterfaceError
                       | sqlalchemy.exc.DisconnectionError | sqlalchemy.exc.PendingRollbackError):
-            return True
+            return e
         if isinstance(e, sqlalchemy.exc.DBAPIError) and e.connection_invalidated:
-            return True
+            return e
         if type(e).__module__.startswith(("psycopg2", "psycopg")) and type(e).__name__ in (
                 "OperationalError", "InterfaceError"):
-            return True
+            return e
         e = e.__cause__ or e.__context__
-    return False
+    return None
+
+
+def is_outage(error: BaseException) -> bool:
+    """Whether ``error`` means the storage could not be reached (see :func:`outage_error`)."""
+    return outage_error(error) is not None
 
 
 def _first_line(e: BaseException) -> str:
@@ -355,6 +366,18 @@ def fail_orphaned_trials(study: optuna.Study, storage: RDBStorage,
     return failed
 
 
+def retried_numbers(trials: Iterable[FrozenTrial]) -> set[int]:
+    """Numbers of the trials that already have a retry among ``trials``: re-queued by hebbsearch
+    (``retry_of``) or by Optuna's heartbeat callback (the system attribute ``retry_history``, which
+    lists every trial of the chain of retries, where ``failed_trial`` only names the first)."""
+    retried: set[int] = set()
+    for t in trials:
+        if isinstance(number := t.user_attrs.get(RETRY_OF_ATTR), int):
+            retried.add(number)
+        retried.update(n for n in t.system_attrs.get("retry_history", ()) if isinstance(n, int))
+    return retried
+
+
 def requeue_interrupted(study: optuna.Study, trials: list[FrozenTrial] | None = None) -> list[int]:
     """Enqueue, with the same parameters, every trial failed by an interruption and not yet retried
     (``trials``: the study's trials, when the caller has just read them).
@@ -362,7 +385,7 @@ def requeue_interrupted(study: optuna.Study, trials: list[FrozenTrial] | None = 
     Returns the numbers of the re-queued trials.
     """
     trials = study.get_trials(deepcopy=False) if trials is None else trials
-    retried = {t.user_attrs.get(RETRY_OF_ATTR) for t in trials}
+    retried = retried_numbers(trials)
     requeued = []
     for t in trials:
         reason = t.user_attrs.get(FAIL_REASON_ATTR)
@@ -382,8 +405,10 @@ __all__ = [
     "is_counted",
     "load_study",
     "open_storage",
+    "outage_error",
     "requeue_interrupted",
     "resolve_storage_url",
+    "retried_numbers",
     "stored_config",
     "study_names",
 ]
