@@ -284,25 +284,29 @@ class Objective:
             trial.set_user_attr(FAIL_REASON_ATTR, f"invalid settings: {e}")
             raise TrialFailed(f"trial {trial.number}: invalid settings: {e}") from e
 
-    def _train_hebbian(self, stack: Any, splits: Any, settings: TrialSettings, n: int) -> tuple[
-            list[float], int]:
+    def _train_hebbian(self, stack: Any, splits: Any, settings: TrialSettings, n: int, *,
+                       train: Callable[..., list[float]] | None = None) -> tuple[list[float], int]:
         """Train layers 1..depth, reusing layers this process already trained with the same settings.
 
         Layer i's weights depend only on the data, the architecture and options, the rule, the seed and
         the Hebbian settings of layers 1..i: a trial that shares them with an earlier one (e.g. the same
         Hebbian settings probed after another depth, or with another probe) loads the trained layers from
-        :data:`_LAYER_CACHE` and trains only the rest. Returns the convergence per layer and the number
-        of layers reused.
+        :data:`_LAYER_CACHE` and trains only the rest. ``train``: the training function
+        (:func:`~hebbsearch.training.train_hebbian`, or ``train_sequence_hebbian`` for recurrent stacks).
+        Returns the convergence per layer and the number of layers reused.
         """
         from hebbsearch.training import train_hebbian
 
+        train = train or train_hebbian
         h = settings.hebbian
         depth = settings.probe_after
         epochs = list(h["epochs"][:depth]) if isinstance(h["epochs"], tuple) else [h["epochs"]] * depth
         lrs = list(h["lr"][:depth]) if isinstance(h["lr"], tuple) else [h["lr"]] * depth
         params = [repr(sorted(p.items()))
                   for p in layer_rule_params(self.config, settings.rule, settings.rule_params, depth)]
-        base = (self._data_key(), repr(self.config.model.architecture()), repr(sorted(settings.model_options.items())),
+        model = self.config.model
+        architecture = model.architecture() if self.config.data.kind == "image" else (model.preset, model.layers)
+        base = (self._data_key(), repr(architecture), repr(sorted(settings.model_options.items())),
                 settings.rule, self.config.study.seed, h["lr_schedule"], h["batch_size"], self.device)
         keys = [base + (tuple(zip(epochs[:i + 1], lrs[:i + 1], params[:i + 1])),) for i in range(depth)]
         reused = 0
@@ -313,7 +317,7 @@ class Objective:
             stack.blocks[i].load_state_dict(state)
             _LAYER_CACHE.move_to_end(key)
             reused = i + 1
-        convergence = train_hebbian(
+        convergence = train(
             stack, splits.train_x, depth=depth, epochs=[0] * reused + epochs[reused:], lr=lrs,
             lr_schedule=h["lr_schedule"], batch_size=h["batch_size"], seed=self.config.study.seed,
             progress=self._hebbian_progress(n),
@@ -324,8 +328,8 @@ class Objective:
 
     def _data_key(self) -> tuple[Any, ...]:
         d = self.config.data
-        return (d.dataset, str(self.data_dir if self.data_dir is not None else d.root), d.val_split, d.subset,
-                d.normalize)
+        return (d.kind, d.dataset, str(self.data_dir if self.data_dir is not None else d.root), d.val_split,
+                d.subset, d.normalize, d.file, d.seq_len, d.sequential)
 
     def _diagnose(self, trial: optuna.Trial, stack: Any, splits: Any, depth: int) -> None:
         """Collapse diagnostics per layer (user attribute ``diagnostics``); a collapsed layer fails the

@@ -1,23 +1,28 @@
 """Trials of sequence studies (text, images row by row or pixel by pixel); :class:`Objective` hands them
-here. One trial:
+here. One trial does what an image trial does (:mod:`._objective`), on sequences:
 
 1. sample the settings as for images (searched layer values are ``model.layers[i].key``);
 2. load the dataset (cached per process, as :func:`load_data` does for images);
 3. build the recurrent stack up to ``probe_after`` (or the ``hebbian_gru`` model) and train its Hebbian
-   layers layer by layer (:func:`~hebbsearch.training.train_sequence_hebbian`);
+   layers layer by layer (:func:`~hebbsearch.training.train_sequence_hebbian`), reusing layers that this
+   process trained with the same settings (the objective's layer cache); collapse diagnostics of the
+   trained layers (a collapsed layer fails the trial);
 4. the probe: a linear probe on block ``probe_after``'s hidden states, every step's for text (next-character
    prediction; at most ``[data] probe_rows`` training rows, drawn at random) or the final step's for
    sequential images; for ``hebbian_gru``, its GRU → ReLU → FC head trained by backprop on the projected
    sequences (``[probe]`` settings; ``batch_size`` counts sequences, ``dropout`` does not apply).
-   Val accuracy is reported to the pruner after every epoch;
+   The linear probe's quick version is reported to the pruner at step 0, then val accuracy after every
+   epoch at steps 1, 2, ...; a worker's stop request is seen between epochs;
 5. test accuracy once at the end (stored, never used for selection);
 6. the study's baselines, once per study (study user attributes, see :mod:`._baselines`): the unigram
    accuracy for text, and with ``[model] baseline = "backprop"`` the same architecture (this trial's
    sizes) trained end to end with backpropagation through time (``baseline_epochs``, default the probe's;
    Adam at ``baseline_lr``; ``[hebbian] batch_size`` sequences per step).
 
-User attributes are those of image trials (``time_baseline`` too, in the trial that trained the
-baselines); no filter pictures.
+The final fit (``Objective(refit=True)``, ``hebbsearch refit``) trains the probe or head on train + val,
+reports nothing and returns the test accuracy. User attributes are those of image trials (``time_baseline``
+too, in the trial that trained the baselines); no filter pictures: the input weights of a recurrent layer
+are not images.
 """
 
 from __future__ import annotations
@@ -32,10 +37,11 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+import torch
 
 from hebbsearch.errors import ConfigError
 from hebbsearch.search._baselines import BACKPROP_ATTR, UNIGRAM_ATTR
-from hebbsearch.search._objective import _DATA_CACHE, TrialFailed
+from hebbsearch.search._objective import _DATA_CACHE, TrialFailed, quick_probe
 from hebbsearch.search._space import TrialSettings, probe_positions, sample
 from hebbsearch.search._storage import FAIL_REASON_ATTR
 from hebbsearch.study import Choice, Fixed, Spec, StudyConfig
@@ -141,18 +147,12 @@ def _timed(times: dict[str, float], phase: str) -> Iterator[None]:
         times[phase] = time.perf_counter() - start
 
 
-def _epochs(value: Any, depth: int) -> Any:
-    return list(value[:depth]) if isinstance(value, tuple) else value
-
-
 def run_sequence_trial(objective: Any, trial: optuna.Trial) -> float:
     """One trial of a sequence study (see the module docstring); returns the validation accuracy.
 
     Denormal floats are flushed to zero during the trial (restored after): fading recurrent states and
     small features otherwise make CPU matrix products, and the probe's Adam steps, up to 10x slower.
     """
-    import torch
-
     torch.set_flush_denormal(True)
     try:
         return _run_sequence_trial(objective, trial)
@@ -195,57 +195,72 @@ def _run_sequence_trial(objective: Any, trial: optuna.Trial) -> float:
         raise TrialFailed(f"trial {n}: invalid settings: {e}") from e
 
     try:
-        h, p = settings.hebbian, settings.probe
+        p = settings.probe
         with _timed(times, "hebbian"):
-            convergence = train_sequence_hebbian(
-                stack, splits.train_x, depth=depth, epochs=_epochs(h["epochs"], depth), lr=h["lr"],
-                lr_schedule=h["lr_schedule"], batch_size=h["batch_size"], seed=seed,
-                progress=objective._hebbian_progress(n))
+            convergence, reused = objective._train_hebbian(stack, splits, settings, n, train=train_sequence_hebbian)
         trial.set_user_attr("convergence", [float(c) for c in convergence])
+        if reused:
+            trial.set_user_attr("reused_layers", reused)
+        objective._diagnose(trial, stack, splits, 1 if gru is not None else depth)  # (the GRU's: its projection)
         probe_progress = objective._progress(n, "probe")
 
         def on_epoch(epoch: int, val_accuracy: float) -> None:
-            trial.report(val_accuracy, epoch)
+            objective._check_stop()
+            trial.report(val_accuracy, epoch + 1)  # step 0 is the quick probe
             if probe_progress:
                 probe_progress(epoch + 1, p["epochs"])
             if trial.should_prune():
                 raise optuna.TrialPruned(f"val accuracy {val_accuracy:.4f} at epoch {epoch}")
 
+        refit = objective.refit  # the final fit: train + val, evaluated on test only, nothing reported
+        train_x, train_y = splits.train_x, splits.train_y
+        val_x, val_y = splits.val_x, splits.val_y
+        if refit:
+            train_x, train_y = torch.cat([train_x, val_x]), torch.cat([train_y, val_y])
+            val_x, val_y = val_x[:0], val_y[:0]
         per_step, batch = splits.per_step, config.data.batch_size
         if gru is None:
             with _timed(times, "features"):
-                keep = probe_row_mask(splits.train_y.numel(), config.data.probe_rows, seed, splits.device) \
+                keep = probe_row_mask(train_y.numel(), config.data.probe_rows, seed, splits.device) \
                     if per_step else None
-                train_f = sequence_features(stack, splits.train_x, depth=depth, per_step=per_step,
+                train_f = sequence_features(stack, train_x, depth=depth, per_step=per_step,
                                             batch_size=batch, keep=keep)
-                val_f = sequence_features(stack, splits.val_x, depth=depth, per_step=per_step,
-                                          batch_size=batch)
+                val_f = sequence_features(stack, val_x, depth=depth, per_step=per_step, batch_size=batch)
                 test_f = sequence_features(stack, splits.test_x, depth=depth, per_step=per_step,
                                            batch_size=batch)
-                train_y = sequence_targets(splits.train_y, per_step, keep)
-                val_y, test_y = (sequence_targets(y, per_step) for y in (splits.val_y, splits.test_y))
+                train_t = sequence_targets(train_y, per_step, keep)
+                val_t, test_t = (sequence_targets(y, per_step) for y in (val_y, splits.test_y))
+            if not refit:
+                with _timed(times, "signal"):
+                    signal = quick_probe((train_f, train_t), (val_f, val_t), splits.num_classes, p, seed=seed)
+                trial.report(signal, 0)
+                if trial.should_prune():
+                    raise optuna.TrialPruned(f"quick probe val accuracy {signal:.4f} after the Hebbian phase")
             with _timed(times, "probe"):
                 result = train_probe(
-                    (train_f, train_y), (val_f, val_y), num_classes=splits.num_classes, epochs=p["epochs"],
+                    (train_f, train_t), (val_f, val_t), num_classes=splits.num_classes, epochs=p["epochs"],
                     lr=p["lr"], optimizer=p["optimizer"], lr_schedule=p["lr_schedule"],
                     batch_size=p["batch_size"], dropout=p["dropout"], weight_decay=p["weight_decay"],
-                    seed=seed, on_epoch=on_epoch)
-            test_accuracy = accuracy(result.probe, test_f, test_y)
+                    seed=seed, on_epoch=None if refit else on_epoch)
+            test_accuracy = accuracy(result.probe, test_f, test_t)
             head_params = sum(q.numel() for q in result.probe.parameters())
         else:
             with _timed(times, "features"):
                 train_f, val_f, test_f = (block_outputs(stack, x, depth=1, batch_size=batch)
-                                          for x in (splits.train_x, splits.val_x, splits.test_x))
+                                          for x in (train_x, val_x, splits.test_x))
             head = GRUHead(gru)
             with _timed(times, "probe"):
                 result = train_sequence_model(
-                    head, (train_f, splits.train_y), (val_f, splits.val_y), per_step=per_step,
+                    head, (train_f, train_y), (val_f, val_y), per_step=per_step,
                     epochs=p["epochs"], lr=p["lr"], optimizer=p["optimizer"], lr_schedule=p["lr_schedule"],
-                    batch_size=p["batch_size"], weight_decay=p["weight_decay"], seed=seed, on_epoch=on_epoch)
+                    batch_size=p["batch_size"], weight_decay=p["weight_decay"], seed=seed,
+                    on_epoch=None if refit else on_epoch)
             test_accuracy = sequence_accuracy(head, test_f, splits.test_y, per_step=per_step)
             head_params = sum(q.numel() for q in head.parameters())
         trial.set_user_attr("test_accuracy", float(test_accuracy))
         trial.set_user_attr("n_params", int(stack.num_hebbian_params(depth) + head_params))
+        if refit:
+            return float(test_accuracy)
         with _timed(times, "baseline"):
             computed = study_baselines(trial, config, splits, stack, settings, gru is not None,
                                        objective.device)

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import Tensor
 
-from hebbsearch.models import HebbianStack
+from hebbsearch.models import HebbianStack, RecurrentStack
 
 DUPLICATE_COSINE = 0.99
 #: a layer with fewer than 1 unit in this many alive (winning) or distinct counts as collapsed
@@ -71,20 +71,26 @@ def duplicate_fraction(weight: Tensor, cosine: float = DUPLICATE_COSINE) -> floa
 
 
 @torch.no_grad()
-def layer_diagnostics(stack: HebbianStack, x: Tensor, *, depth: int, batch_size: int = 500) -> list[
+def layer_diagnostics(stack: HebbianStack | RecurrentStack, x: Tensor, *, depth: int, batch_size: int = 500) -> list[
         LayerDiagnostics]:
-    """:class:`LayerDiagnostics` of layers 1..``depth`` on the inputs ``x`` (a sample of the data)."""
+    """:class:`LayerDiagnostics` of layers 1..``depth`` on the inputs ``x`` (a sample of the data).
+
+    For a :class:`~hebbsearch.models.RecurrentStack` ``x`` holds sequences and every step is a sample:
+    a unit wins when its hidden state is the largest at some step of some sequence. A block without
+    weights of its own (a Memoria layer) has no duplicates.
+    """
+    recurrent = isinstance(stack, RecurrentStack)
     out = []
-    h = x
+    h = stack.encode(x) if recurrent else x
     for i in range(depth):
         block = stack.blocks[i]
         won: Tensor | None = None
         active: Tensor | None = None
         outputs = []
         for start in range(0, h.shape[0], batch_size):
-            y = block(h[start:start + batch_size])
+            y = stack.block(i + 1, h[start:start + batch_size]) if recurrent else block(h[start:start + batch_size])
             outputs.append(y)
-            u = _units_last(y)
+            u = y.reshape(-1, y.shape[-1]) if recurrent else _units_last(y)
             w = torch.zeros(u.shape[1], dtype=torch.bool, device=u.device)
             w[u.argmax(dim=1)] = True
             a = (u > 0).any(dim=0)
@@ -93,11 +99,12 @@ def layer_diagnostics(stack: HebbianStack, x: Tensor, *, depth: int, batch_size:
         h = torch.cat(outputs)
         assert won is not None and active is not None
         units = int(won.numel())
+        weight = getattr(getattr(block, "layer", block), "weight", None)
         out.append(LayerDiagnostics(
             units=units,
             dead=1 - float(won.double().mean()),
             inactive=1 - float(active.double().mean()),
-            duplicates=duplicate_fraction(block.layer.weight),
+            duplicates=duplicate_fraction(weight) if isinstance(weight, Tensor) else 0.0,
         ))
     return out
 

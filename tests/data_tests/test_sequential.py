@@ -22,6 +22,7 @@ from hebbsearch.errors import DataError
 
 DATA_DIR = os.environ.get("HEBBSEARCH_DATA_DIR")
 MNIST = Path(DATA_DIR or "/nonexistent") / "mnist"
+CIFAR10 = Path(DATA_DIR or "/nonexistent") / "cifar10"
 
 
 def test_rows_and_pixels_of_rgb_images() -> None:
@@ -76,3 +77,15 @@ def test_sequential_mnist() -> None:
     pixels = load_sequences("MNIST", DATA_DIR, sequential="pixels", val_split=100, subset=200)
     assert pixels.input_shape == (784, 1)
     assert torch.equal(pixels.train_x.reshape(-1, 28, 28), rows.train_x)
+
+
+@pytest.mark.skipif(not CIFAR10.is_dir() and os.environ.get("CI", "").lower() != "true",
+                    reason="CIFAR-10 is not under $HEBBSEARCH_DATA_DIR/cifar10")
+def test_sequential_cifar10() -> None:
+    """32 rows of 32 RGB pixels (96 features per step), or 1024 pixels of 3 channels, in the same order."""
+    rows = load_sequences("seqcifar10", DATA_DIR, val_split=100, subset=200)
+    assert rows.input_shape == (32, 96) and len(rows.test_x) == 10_000 and rows.num_classes == 10
+    pixels = load_sequences("CIFAR10", DATA_DIR, sequential="pixels", val_split=100, subset=200)
+    assert pixels.input_shape == (1024, 3)
+    assert torch.equal(pixels.train_x.reshape(-1, 32, 96), rows.train_x)
+    assert torch.equal(pixels.train_y, rows.train_y)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from hebbsearch.models import build_stack
+from hebbsearch.models import build_sequence_stack, build_stack
 from hebbsearch.training import LayerDiagnostics, duplicate_fraction, layer_diagnostics
 
 
@@ -35,3 +35,20 @@ def test_layer_diagnostics_on_a_healthy_and_a_collapsed_layer() -> None:
 def test_small_layers_are_never_called_collapsed() -> None:
     assert LayerDiagnostics(units=5, dead=0.8, inactive=0.0, duplicates=1.0).collapsed is None
     assert LayerDiagnostics(units=100, dead=0.96, inactive=0.0, duplicates=0.0).collapsed.startswith("96%")
+
+
+def test_layer_diagnostics_of_a_recurrent_stack_count_every_step() -> None:
+    """Sequences: every step of every sequence is a sample; a Memoria-free stack of an RNN and a lateral
+    layer, healthy, then with every RNN unit the same (one winner at every step)."""
+    torch.manual_seed(0)
+    stack = build_sequence_stack([{"type": "rnn", "units": 40}, {"type": "lateral", "units": 30}], 6, "oja",
+                                 depth=2, seed=0)
+    x = torch.randint(0, 6, (50, 12))  # character ids: the stack encodes them
+    rnn, lateral = layer_diagnostics(stack, x, depth=2, batch_size=16)
+    assert (rnn.units, lateral.units) == (40, 30)
+    assert rnn.collapsed is None and rnn.dead < 0.5 and rnn.duplicates == 0.0
+    assert lateral.collapsed is None
+    with torch.no_grad():
+        stack.blocks[0].weight[:] = stack.blocks[0].weight[0]
+    collapsed, _ = layer_diagnostics(stack, x, depth=2)
+    assert collapsed.duplicates == 1.0 and collapsed.dead >= 39 / 40 and collapsed.collapsed
