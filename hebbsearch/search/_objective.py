@@ -33,11 +33,15 @@ import optuna
 import torch
 from torch import Tensor
 
+from hebbsearch.data import load_dataset
 from hebbsearch.errors import ConfigError, DivergenceError, HebbsearchError
+from hebbsearch.models import build_stack
+from hebbsearch.rules import get_rule
 from hebbsearch.search._artifacts import upload_filters
 from hebbsearch.search._space import TrialSettings, layer_rule_params, probe_positions, sample
 from hebbsearch.search._storage import FAIL_REASON_ATTR, INTERRUPTED
 from hebbsearch.study import Choice, Fixed, IntRange, PerLayer, Spec, StudyConfig
+from hebbsearch.training import accuracy, extract_features, layer_diagnostics, train_hebbian, train_probe
 
 # Loaded datasets by (name, root, val_split, subset, normalize, seed, device): trials in one process
 # share the tensors.
@@ -64,8 +68,6 @@ class TrialFailed(HebbsearchError):
 
 def resolve_device(device: str | None) -> str:
     """``"auto"``/None → ``"cuda"`` when available, else ``"cpu"``; ``"cuda"`` must be available."""
-    import torch
-
     if device in (None, "auto"):
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():
@@ -78,8 +80,6 @@ def resolve_device(device: str | None) -> str:
 
 def load_data(config: StudyConfig, data_dir: str | Path | None, device: str) -> Any:
     """The dataset of ``[data]`` (``data_dir`` overrides ``root``), cached per process."""
-    from hebbsearch.data import load_dataset
-
     if config.data.kind != "image":  # text, sequential images: hebbsearch.search._sequence
         from hebbsearch.search._sequence import load_sequence_data
 
@@ -146,9 +146,6 @@ class Objective:
         combination builds is the study rejected: a single impossible combination (e.g. Krotov's ``k``
         above some sampled widths) fails that trial with a recorded reason instead.
         """
-        from hebbsearch.models import build_stack
-        from hebbsearch.rules import get_rule
-
         if self.config.data.kind != "image":  # text, sequential images: hebbsearch.search._sequence
             from hebbsearch.search._sequence import check_sequence_study
 
@@ -185,8 +182,6 @@ class Objective:
             raise
 
     def _run(self, trial: optuna.Trial) -> float:
-        from hebbsearch.training import accuracy, train_probe
-
         if self.config.data.kind != "image":  # text, sequential images: hebbsearch.search._sequence
             from hebbsearch.search._sequence import run_sequence_trial
 
@@ -257,8 +252,6 @@ class Objective:
         """``(train, val)`` (features, labels) pairs for the probe and the test features. ``mirrored``: the
         training rows are followed by those of the mirrored images. The final fit (``refit``) trains on
         train + val and has an empty validation pair."""
-        from hebbsearch.training import extract_features
-
         batch = self.config.data.batch_size
         train_x, train_y = splits.train_x, splits.train_y
         if self.refit:  # the final fit: train + val, evaluated on test only
@@ -271,8 +264,6 @@ class Objective:
         return train, val, extract_features(stack, splits.test_x, depth=depth, batch_size=batch)
 
     def _build(self, trial: optuna.Trial, settings: TrialSettings, splits: Any) -> Any:
-        from hebbsearch.models import build_stack
-        from hebbsearch.rules import get_rule
 
         try:
             rule = [get_rule(settings.rule, **p) for p in layer_rule_params(
@@ -295,8 +286,6 @@ class Objective:
         (:func:`~hebbsearch.training.train_hebbian`, or ``train_sequence_hebbian`` for recurrent stacks).
         Returns the convergence per layer and the number of layers reused.
         """
-        from hebbsearch.training import train_hebbian
-
         train = train or train_hebbian
         h = settings.hebbian
         depth = settings.probe_after
@@ -334,8 +323,6 @@ class Objective:
     def _diagnose(self, trial: optuna.Trial, stack: Any, splits: Any, depth: int) -> None:
         """Collapse diagnostics per layer (user attribute ``diagnostics``); a collapsed layer fails the
         trial before features are extracted."""
-        from hebbsearch.training import layer_diagnostics
-
         diagnostics = layer_diagnostics(stack, splits.train_x[:DIAGNOSTIC_SAMPLES], depth=depth)
         trial.set_user_attr("diagnostics", [d.as_dict() for d in diagnostics])
         for i, d in enumerate(diagnostics, start=1):
@@ -348,8 +335,6 @@ class Objective:
         accuracy and the probe settings used: ``probe`` (a trial's, e.g. the best one's), else the study's
         (fixed values as written, searched ones at their middle); None for sequence studies (they have
         their own baselines)."""
-        from hebbsearch.training import accuracy, train_probe
-
         if self.config.data.kind != "image":
             return None
         splits = load_data(self.config, self.data_dir, self.device)
@@ -413,8 +398,6 @@ def quick_probe(train: tuple[Tensor, Tensor], val: tuple[Tensor, Tensor], num_cl
     """Validation accuracy of a short probe (:data:`QUICK_EPOCHS` epochs, the trial's probe settings) on
     the first :data:`QUICK_TRAIN` / :data:`QUICK_VAL` rows: the cheap signal reported to the pruner at
     step 0, before the long probe."""
-    from hebbsearch.training import train_probe
-
     result = train_probe((train[0][:QUICK_TRAIN], train[1][:QUICK_TRAIN]), (val[0][:QUICK_VAL], val[1][:QUICK_VAL]),
                          num_classes=num_classes, epochs=QUICK_EPOCHS, lr=probe["lr"], optimizer=probe["optimizer"],
                          lr_schedule=probe["lr_schedule"], batch_size=probe["batch_size"],

@@ -39,12 +39,29 @@ from typing import Any
 import optuna
 import torch
 
+from hebbsearch.data import load_sequences
 from hebbsearch.errors import ConfigError
+from hebbsearch.models import build_hebbian_gru, build_sequence_stack
+from hebbsearch.rules import get_rule
 from hebbsearch.search._baselines import BACKPROP_ATTR, UNIGRAM_ATTR
 from hebbsearch.search._objective import _DATA_CACHE, TrialFailed, quick_probe
 from hebbsearch.search._space import TrialSettings, probe_positions, sample
 from hebbsearch.search._storage import FAIL_REASON_ATTR
 from hebbsearch.study import Choice, Fixed, Spec, StudyConfig
+from hebbsearch.training import (
+    GRUHead,
+    accuracy,
+    backprop_twin,
+    block_outputs,
+    probe_row_mask,
+    sequence_accuracy,
+    sequence_features,
+    sequence_targets,
+    train_probe,
+    train_sequence_hebbian,
+    train_sequence_model,
+    unigram_accuracy,
+)
 
 #: at most this many combinations of searched values are built per rule and probe position by the check
 MAX_CHECKED = 64
@@ -58,8 +75,6 @@ def is_sequence_study(config: StudyConfig) -> bool:
 def load_sequence_data(config: StudyConfig, data_dir: str | Path | None, device: str) -> Any:
     """The :class:`~hebbsearch.data.SequenceSplits` of ``[data]`` (``data_dir`` overrides ``root``), cached
     per process with the image datasets."""
-    from hebbsearch.data import load_sequences
-
     d = config.data
     root = data_dir if data_dir is not None else d.root
     root = str(Path(root).expanduser().resolve()) if root is not None else None
@@ -79,8 +94,6 @@ def load_sequence_data(config: StudyConfig, data_dir: str | Path | None, device:
 def build_sequence_model(config: StudyConfig, rule: Any, depth: int, options: dict[str, Any], splits: Any,
                          *, seed: int, device: str) -> tuple[Any, Any]:
     """``(stack, gru_model or None)`` for one setting of the study's ``[model]``."""
-    from hebbsearch.models import build_hebbian_gru, build_sequence_stack
-
     features = splits.input_shape[1]
     if config.model.preset == "hebbian_gru":
         model, stack = build_hebbian_gru(features, splits.num_classes, rule, seed=seed, device=device,
@@ -114,8 +127,6 @@ def _combinations(specs: dict[str, Spec]) -> Iterator[dict[str, Any]]:
 def check_sequence_study(objective: Any) -> None:
     """:meth:`Objective.check` for sequence studies: the data load, and some sampled setting of every rule
     and probe position builds (ConfigError otherwise)."""
-    from hebbsearch.rules import get_rule
-
     config = objective.config
     splits = load_sequence_data(config, objective.data_dir, objective.device)
     for rule in config.search.rules:
@@ -161,19 +172,6 @@ def run_sequence_trial(objective: Any, trial: optuna.Trial) -> float:
 
 
 def _run_sequence_trial(objective: Any, trial: optuna.Trial) -> float:
-    from hebbsearch.rules import get_rule
-    from hebbsearch.training import (
-        GRUHead,
-        accuracy,
-        sequence_accuracy,
-        sequence_features,
-        sequence_targets,
-        train_probe,
-        train_sequence_hebbian,
-        train_sequence_model,
-    )
-    from hebbsearch.training._sequence import block_outputs, probe_row_mask
-
     config: StudyConfig = objective.config
     settings = sample(trial, config)
     trial.set_user_attr("probe_after", settings.probe_after)
@@ -276,8 +274,6 @@ def study_baselines(trial: optuna.Trial, config: StudyConfig, splits: Any, stack
                     settings: TrialSettings, gru_head: bool, device: str) -> bool:
     """Store the study's baselines unless it has them already (see :mod:`._baselines`); True if any was
     computed now."""
-    from hebbsearch.training import backprop_twin, sequence_accuracy, train_sequence_model, unigram_accuracy
-
     study = trial.study
     attrs = study.user_attrs
     computed = False

@@ -62,9 +62,9 @@ def test_resume_runs_only_the_missing_trials(cli, study_file, storage) -> None:
 
 
 def test_ctrl_c_fails_the_trial_in_flight_and_resume_reruns_it(cli, study_file, storage, monkeypatch) -> None:
-    import hebbsearch.training as training
+    from hebbsearch.search import _objective  # the names the trial calls
 
-    real = training.train_probe
+    real = _objective.train_probe
     calls = {"n": 0}
 
     def interrupted_in_second_trial(*args, on_epoch=None, **kwargs):
@@ -79,7 +79,7 @@ def test_ctrl_c_fails_the_trial_in_flight_and_resume_reruns_it(cli, study_file, 
 
         return real(*args, on_epoch=epoch, **kwargs)
 
-    monkeypatch.setattr(training, "train_probe", interrupted_in_second_trial)
+    monkeypatch.setattr(_objective, "train_probe", interrupted_in_second_trial)
     path = study_file()
     r = cli("run", path, "--storage", storage)
     assert r.code == 130
@@ -92,7 +92,7 @@ def test_ctrl_c_fails_the_trial_in_flight_and_resume_reruns_it(cli, study_file, 
     assert states(study) == [TrialState.COMPLETE, TrialState.FAIL, TrialState.WAITING]
     assert study.trials[1].user_attrs["fail_reason"] == "interrupted (Ctrl-C)"
 
-    monkeypatch.setattr(training, "train_probe", real)
+    monkeypatch.setattr(_objective, "train_probe", real)
     r = cli("run", path, "--storage", storage)
     assert r.code == 0
     study = load(storage)
@@ -190,10 +190,10 @@ def test_sigint_to_a_real_process(study_file, storage, tmp_path) -> None:
 
 
 def test_a_diverging_trial_fails_with_its_reason_and_the_run_goes_on(cli, study_file, storage, monkeypatch) -> None:
-    import hebbsearch.training as training
+    from hebbsearch.search import _objective  # the names the trial calls
     from hebbsearch.errors import DivergenceError
 
-    real = training.train_hebbian
+    real = _objective.train_hebbian
     calls = {"n": 0}
 
     def first_diverges(*args, **kwargs):
@@ -202,7 +202,7 @@ def test_a_diverging_trial_fails_with_its_reason_and_the_run_goes_on(cli, study_
             raise DivergenceError("HebbianLinear(64, 32)", "Krotov(p=3)")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(training, "train_hebbian", first_diverges)
+    monkeypatch.setattr(_objective, "train_hebbian", first_diverges)
     r = cli("run", study_file(replace={"n_trials = 6": "n_trials = 2"}), "--storage", storage)
     assert r.code == 0
     assert "Traceback" not in r.err

@@ -42,9 +42,9 @@ def test_a_trial_stores_everything(config) -> None:
 
 
 def test_divergence_fails_the_trial_with_a_reason_and_the_run_goes_on(config, monkeypatch) -> None:
-    import hebbsearch.training as training
+    from hebbsearch.search import _objective  # the names the trial calls
 
-    real = training.train_hebbian
+    real = _objective.train_hebbian
     calls = {"n": 0}
 
     def sometimes_diverges(*args, **kwargs):
@@ -53,7 +53,7 @@ def test_divergence_fails_the_trial_with_a_reason_and_the_run_goes_on(config, mo
             raise DivergenceError("layer 1", "krotov")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(training, "train_hebbian", sometimes_diverges)
+    monkeypatch.setattr(_objective, "train_hebbian", sometimes_diverges)
     study = optuna.create_study(direction="maximize")
     study.optimize(Objective(config, device="cpu"), n_trials=2, catch=(TrialFailed,))
     first, second = study.trials
@@ -186,9 +186,9 @@ def test_trained_layers_are_reused_by_trials_with_the_same_hebbian_settings() ->
 
 def test_a_collapsed_layer_fails_the_trial_with_its_reason(config, monkeypatch) -> None:
     """Every unit with the same weights: the diagnostics say so and the trial fails before the probe."""
-    import hebbsearch.training as training
+    from hebbsearch.search import _objective  # the names the trial calls
 
-    real = training.train_hebbian
+    real = _objective.train_hebbian
 
     def collapse(stack, *args, **kwargs):
         out = real(stack, *args, **kwargs)
@@ -196,7 +196,7 @@ def test_a_collapsed_layer_fails_the_trial_with_its_reason(config, monkeypatch) 
         layer.weight.data[:] = layer.weight.data[0]
         return out
 
-    monkeypatch.setattr(training, "train_hebbian", collapse)
+    monkeypatch.setattr(_objective, "train_hebbian", collapse)
     study = optuna.create_study(direction="maximize")
     study.optimize(Objective(config, device="cpu"), n_trials=1, catch=(TrialFailed,))
     t = study.trials[0]
@@ -217,18 +217,18 @@ def test_raw_baseline_uses_the_given_probe_settings(config) -> None:
 def test_flip_augmentation_trains_the_probe_on_mirrored_images_too(monkeypatch, refit) -> None:
     """``[probe] augment = "flip"``: the probe's training rows are the images and their mirror images (train
     + val in the final fit); the raw-input baseline gets the same rows."""
-    import hebbsearch.training as training
+    from hebbsearch.search import _objective  # the names the trial calls
 
     config = parse_study_text(TINY.replace("lr = 0.02\n", 'lr = 0.02\naugment = "flip"\n'), "s.toml")
     rows: list[int] = []
-    real = training.train_probe
+    real = _objective.train_probe
 
     def spy(train, val, **kwargs):
         rows.append(train[0].shape[0])
         assert train[0].shape[0] == train[1].shape[0]
         return real(train, val, **kwargs)
 
-    monkeypatch.setattr(training, "train_probe", spy)
+    monkeypatch.setattr(_objective, "train_probe", spy)
     objective = Objective(config, device="cpu", refit=refit)
     study = optuna.create_study(direction="maximize")
     study.optimize(objective, n_trials=1)
@@ -245,19 +245,19 @@ def test_flip_augmentation_trains_the_probe_on_mirrored_images_too(monkeypatch, 
 
 def test_per_layer_rule_hyperparameters_and_lr_build_one_rule_per_layer(monkeypatch) -> None:
     """``{layers = [...]}``: layer i gets entry i; changing layer 2's value keeps layer 1 in the cache."""
-    import hebbsearch.training as training
+    from hebbsearch.search import _objective  # the names the trial calls
     from hebbsearch.search import _objective as objective_module
     from study_tests.test_parse import LAYERS
 
     seen = {}
-    real = training.train_hebbian
+    real = _objective.train_hebbian
 
     def spy(stack, *args, **kwargs):
         seen["p"] = [layer.rule.p for layer in stack.hebbian_layers()]
         seen["lr"] = kwargs["lr"]
         return real(stack, *args, **kwargs)
 
-    monkeypatch.setattr(training, "train_hebbian", spy)
+    monkeypatch.setattr(_objective, "train_hebbian", spy)
     objective_module._LAYER_CACHE.clear()
     study = optuna.create_study(direction="maximize")
     for p2 in (4, 4, 5):

@@ -72,16 +72,16 @@ def test_trained_recurrent_layers_are_reused_and_give_the_same_result(config) ->
 
 
 def test_a_collapsed_recurrent_layer_fails_the_trial(config, monkeypatch) -> None:
-    import hebbsearch.training as training
+    from hebbsearch.search import _sequence  # the names the trial calls
 
-    real = training.train_sequence_hebbian
+    real = _sequence.train_sequence_hebbian
 
     def collapse(stack, *args, **kwargs):
         out = real(stack, *args, **kwargs)
         stack.blocks[0].weight.data[:] = stack.blocks[0].weight.data[0]
         return out
 
-    monkeypatch.setattr(training, "train_sequence_hebbian", collapse)
+    monkeypatch.setattr(_sequence, "train_sequence_hebbian", collapse)
     t = _trial(config, {"probe_after": 1})
     assert t.state == TrialState.FAIL and t.user_attrs["fail_reason"].startswith("collapsed: layer 1: ")
     assert "time_probe" not in t.user_attrs
