@@ -38,7 +38,7 @@ from hebbsearch.errors import ConfigError, DivergenceError, HebbsearchError
 from hebbsearch.models import build_stack
 from hebbsearch.rules import get_rule
 from hebbsearch.search._artifacts import upload_filters
-from hebbsearch.search._space import TrialSettings, layer_rule_params, probe_positions, sample
+from hebbsearch.search._space import TrialSettings, layer_rule_params, option_built, probe_positions, sample
 from hebbsearch.search._storage import FAIL_REASON_ATTR, INTERRUPTED
 from hebbsearch.study import Choice, Fixed, IntRange, PerLayer, Spec, StudyConfig
 from hebbsearch.training import accuracy, extract_features, layer_diagnostics, train_hebbian, train_probe
@@ -295,9 +295,10 @@ class Objective:
                   for p in layer_rule_params(self.config, settings.rule, settings.rule_params, depth)]
         model = self.config.model
         architecture = model.architecture() if self.config.data.kind == "image" else (model.preset, model.layers)
-        base = (self._data_key(), repr(architecture), repr(sorted(settings.model_options.items())),
-                settings.rule, self.config.study.seed, h["lr_schedule"], h["batch_size"], self.device)
-        keys = [base + (tuple(zip(epochs[:i + 1], lrs[:i + 1], params[:i + 1])),) for i in range(depth)]
+        base = (self._data_key(), repr(architecture), settings.rule, self.config.study.seed, h["lr_schedule"],
+                h["batch_size"], self.device)
+        keys = [base + (repr(sorted((k, v) for k, v in settings.model_options.items() if option_built(k, i + 1))),
+                        tuple(zip(epochs[:i + 1], lrs[:i + 1], params[:i + 1]))) for i in range(depth)]
         reused = 0
         for i, key in enumerate(keys):
             state = _LAYER_CACHE.get(key)

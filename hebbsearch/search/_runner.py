@@ -51,8 +51,10 @@ from hebbsearch.search._dashboard import update_study_note
 from hebbsearch.search._locks import StorageLock
 from hebbsearch.search._objective import Interrupted, Objective, TrialFailed, resolve_device
 from hebbsearch.search._report import REFIT_ATTR, best_complete_trial, best_table, probe_after_of
+from hebbsearch.search._space import probe_positions
 from hebbsearch.search._slots import GpuSlot, claim_gpu_slot
 from hebbsearch.search._storage import (
+    DEPTH_OF_ATTR,
     FAIL_REASON_ATTR,
     INTERRUPTED,
     RETRY_OF_ATTR,
@@ -414,6 +416,8 @@ def run_worker(options: WorkerOptions, *, stream: TextIO | None = None,
             bar.write(format_trial(trial, study, label))
         if on_trial is not None:
             on_trial(trial)
+        if config.search.every_depth and trial.state == TrialState.COMPLETE:
+            queue_other_depths(study, trial, config, n_trials, budget_lock)
         if trial.state == TrialState.COMPLETE and _is_column_best(study, trial) or (
                 time.monotonic() - note_written[0] > NOTE_INTERVAL):
             write_note()
@@ -647,6 +651,28 @@ def _requeue_after_interrupt(study: optuna.Study, budget_lock: StorageLock, curr
         numbers = []
     if numbers:
         log(f"interrupted: trial {', '.join(f'#{n}' for n in numbers)} re-queued with the same parameters")
+
+
+def queue_other_depths(study: optuna.Study, trial: FrozenTrial, config: StudyConfig, n_trials: int,
+                       budget_lock: StorageLock) -> list[int]:
+    """``[search] every_depth``: queue ``trial``'s parameters at every other probe position, shallower
+    ones first, as far as the budget has room (counted under the budget lock, so it stays exact).
+
+    The queued trials (user attribute ``depth_of``: ``trial``'s number) train nothing that this process
+    has trained already: a shallower one finds all its layers in the layer cache, a deeper one trains
+    only the layers below ``trial``'s depth. Values of layers deeper than ``trial`` probed are drawn by
+    the sampler. A queued trial queues nothing itself. Returns the queued probe positions.
+    """
+    if DEPTH_OF_ATTR in trial.user_attrs:
+        return []
+    depth = probe_after_of(trial)
+    others = [d for d in probe_positions(config) if d != depth]
+    with budget_lock:
+        room = n_trials - budget_state(study.get_trials(deepcopy=False)).committed
+        queued = others[:max(room, 0)]
+        for d in queued:
+            study.enqueue_trial({**trial.params, "probe_after": d}, user_attrs={DEPTH_OF_ATTR: trial.number})
+    return queued
 
 
 def _requeue_lost(study: optuna.Study, current: dict[str, int], budget_lock: StorageLock,

@@ -74,7 +74,7 @@ def sample(trial: optuna.Trial, config: StudyConfig) -> TrialSettings:
     rule_params = {name: suggest(trial, f"{rule}.{name}", spec)
                    for name, spec in config.search.rule_params[rule].items()}
     model_options = {name: suggest(trial, f"model.{name}", spec)
-                     for name, spec in config.model.options.items() if _built(name, probe_after)}
+                     for name, spec in config.model.options.items() if option_built(name, probe_after)}
     hebbian = {f.name: suggest(trial, f"hebbian.{f.name}", getattr(config.hebbian, f.name))
                for f in fields(config.hebbian)}
     probe = {f.name: suggest(trial, f"probe.{f.name}", getattr(config.probe, f.name))
@@ -93,10 +93,10 @@ def layer_rule_params(config: StudyConfig, rule: str, params: dict[str, Any], de
 _LAYER_OPTION = re.compile(r"^layers\[(\d+)\]\.")
 
 
-def _built(option: str, probe_after: int) -> bool:
+def option_built(option: str, probe_after: int) -> bool:
     """False for a value of an explicit layer deeper than ``probe_after`` (``layers[i].key`` with i ≥
     probe_after): that layer is not built, and a value sampled for it would only add noise to the
-    sampler's model of the trials."""
+    sampler's model of the trials (and to the layer cache's keys of the layers below it)."""
     match = _LAYER_OPTION.match(option)
     return match is None or int(match.group(1)) < probe_after
 

@@ -39,6 +39,8 @@ STUDY_FILE_ATTR = "study_file"
 STUDY_PATH_ATTR = "study_file_path"
 FAIL_REASON_ATTR = "fail_reason"
 RETRY_OF_ATTR = "retry_of"
+#: a trial queued by ``[search] every_depth``: the number of the trial whose settings it probes elsewhere
+DEPTH_OF_ATTR = "depth_of"
 N_TRIALS_ATTR = "n_trials"
 INTERRUPTED = "interrupted"
 #: the objective's name (Optuna metric names, shown by optuna-dashboard)

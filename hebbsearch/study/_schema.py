@@ -99,6 +99,8 @@ class SearchSection:
     rules: tuple[str, ...]
     rule_params: dict[str, dict[str, Spec]]
     """rule name → hyperparameter (or extra constructor keyword) → spec, defaults filled in."""
+    every_depth: bool = False
+    """each completed trial's settings are queued again at the other ``probe_after`` positions"""
 
 
 @dataclass(frozen=True)

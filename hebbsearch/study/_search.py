@@ -33,6 +33,9 @@ def parse_search_section(ctx: ErrorContext, raw: Any) -> tuple[SearchSection, An
     t = dict(expect_table(ctx, "search", raw))
     rule_raw = t.pop("rule", "krotov")
     dropout = t.pop("dropout", None)
+    every_depth = t.pop("every_depth", False)
+    if not isinstance(every_depth, bool):
+        raise ctx.error("search.every_depth", f"expected true or false, got {describe_value(every_depth)}")
     if isinstance(rule_raw, str):
         rules: tuple[str, ...] = (rule_raw,)
     elif isinstance(rule_raw, list) and rule_raw and all(isinstance(r, str) for r in rule_raw):
@@ -51,10 +54,10 @@ def parse_search_section(ctx: ErrorContext, raw: Any) -> tuple[SearchSection, An
             if isinstance(value, dict) and key in known:
                 raise ctx.error(f"search.{key}", f"rule {key!r} is not in search.rule; add it there or "
                                                  f"remove this table")
-            raise ctx.error(f"search.{key}", "unknown key; expected rule, dropout or a table named after a "
-                                             f"rule in search.rule ({', '.join(rules)})")
+            raise ctx.error(f"search.{key}", "unknown key; expected rule, dropout, every_depth or a table named "
+                                             f"after a rule in search.rule ({', '.join(rules)})")
     rule_params = {rule: _rule_params(ctx, rule, get_rule_class(rule), t.get(rule, {})) for rule in rules}
-    return SearchSection(rules, rule_params), dropout
+    return SearchSection(rules, rule_params, every_depth), dropout
 
 
 def _rule_params(ctx: ErrorContext, rule: str, cls: type, raw: Any) -> dict[str, Spec]:
