@@ -39,6 +39,12 @@ def add_artifact_dir(p: argparse.ArgumentParser) -> None:
                         "$HEBBSEARCH_ARTIFACTS, else ./hebbsearch-artifacts; 'none': off)")
 
 
+def add_layer_cache(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--layer-cache", metavar="DIR",
+                   help="also keep trained layers in DIR, for the other workers of this host and a later "
+                        "'refit' (default: $HEBBSEARCH_LAYER_CACHE, else off; 'none': off)")
+
+
 def add_threads(p: argparse.ArgumentParser, default_help: str) -> None:
     p.add_argument("--threads", type=positive_int, metavar="N",
                    help=f"CPU threads per worker for torch's operators (default: {default_help}); workers "

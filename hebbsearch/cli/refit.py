@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from hebbsearch.cli._args import add_data_dir
+from hebbsearch.cli._args import add_data_dir, add_layer_cache
 from hebbsearch.cli._output import message
 
 
@@ -20,15 +20,16 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("study", metavar="STUDY", help="study name")
     add_data_dir(p)
+    add_layer_cache(p)
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="default: auto")
     p.set_defaults(handler=main)
 
 
 def main(args: argparse.Namespace) -> int:
-    from hebbsearch.search import refit_best, resolve_storage_url
+    from hebbsearch.search import refit_best, resolve_layer_cache, resolve_storage_url
 
     new = refit_best(resolve_storage_url(args.storage), args.study, data_dir=args.data_dir, device=args.device,
-                     log=message)
+                     log=message, layer_cache=resolve_layer_cache(args.layer_cache))
     if not new:
         message(f"study {args.study!r} has no complete trial to refit")
     return 0

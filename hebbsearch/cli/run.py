@@ -13,7 +13,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from hebbsearch.cli._args import add_artifact_dir, add_data_dir, add_heartbeat, add_threads, positive_int
+from hebbsearch.cli._args import (
+    add_artifact_dir,
+    add_data_dir,
+    add_heartbeat,
+    add_layer_cache,
+    add_threads,
+    positive_int,
+)
 from hebbsearch.cli._output import emit, fixed_decimals, message, render, render_json, verbosity
 
 
@@ -30,6 +37,7 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="default: auto")
     add_heartbeat(p)
     add_artifact_dir(p)
+    add_layer_cache(p)
     add_threads(p, "all cores for one job, the cores split between --jobs J")
     p.add_argument("--format", choices=("table", "json", "csv"), default="table",
                    help="format of the final summary on stdout (default: table)")
@@ -39,7 +47,7 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
 def main(args: argparse.Namespace) -> int:
     import optuna
 
-    from hebbsearch.search import Interrupted, finished_count, resolve_storage_url, run_study
+    from hebbsearch.search import Interrupted, finished_count, resolve_layer_cache, resolve_storage_url, run_study
     from hebbsearch.study import load_study_file
 
     config = load_study_file(args.study_file)
@@ -51,6 +59,7 @@ def main(args: argparse.Namespace) -> int:
             device=args.device, heartbeat=args.heartbeat or None, artifact_dir=args.artifact_dir,
             progress_bar=verbosity() >= 0, summary=verbosity() >= 0, log=message,
             log_level=optuna.logging.get_verbosity(), threads=args.threads,
+            layer_cache=resolve_layer_cache(args.layer_cache),
         )
     except KeyboardInterrupt as e:
         from hebbsearch.search import load_study, open_storage

@@ -12,7 +12,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from hebbsearch.cli._args import add_artifact_dir, add_data_dir, add_heartbeat, add_threads, positive_int
+from hebbsearch.cli._args import (
+    add_artifact_dir,
+    add_data_dir,
+    add_heartbeat,
+    add_layer_cache,
+    add_threads,
+    positive_int,
+)
 from hebbsearch.cli._output import message, verbosity
 
 
@@ -28,6 +35,7 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
                    help="when every GPU is claimed, share one instead of waiting for a free one")
     add_data_dir(p)
     add_artifact_dir(p)
+    add_layer_cache(p)
     add_heartbeat(p)
     add_threads(p, "$HEBBSEARCH_THREADS, else all cores")
     p.add_argument("--n-trials", type=positive_int, metavar="N",
@@ -42,6 +50,7 @@ def main(args: argparse.Namespace) -> int:
         WorkerOptions,
         parse_gpus,
         resolve_artifact_dir,
+        resolve_layer_cache,
         resolve_storage_url,
         run_worker,
         threads_from_env,
@@ -52,7 +61,7 @@ def main(args: argparse.Namespace) -> int:
         data_dir=args.data_dir, gpus=parse_gpus(args.gpus), share_gpus=args.share_gpus,
         artifact_dir=resolve_artifact_dir(args.artifact_dir), heartbeat=args.heartbeat or None,
         progress_bar=False, summary=verbosity() >= 0, log_level=optuna.logging.get_verbosity(),
-        threads=args.threads or threads_from_env(),
+        threads=args.threads or threads_from_env(), layer_cache=resolve_layer_cache(args.layer_cache),
     )
     try:
         result = run_worker(options)

@@ -13,7 +13,15 @@ processes on any number of machines sharing the storage.
 from hebbsearch.search._artifacts import ARTIFACTS_ENV, download_filters, filters_image, resolve_artifact_dir
 from hebbsearch.search._locks import StorageLock
 from hebbsearch.search._dashboard import run_dashboard, study_note, update_study_note
-from hebbsearch.search._objective import Objective, TrialFailed, clear_data_cache, load_data, resolve_device
+from hebbsearch.search._objective import (
+    LAYER_CACHE_ENV,
+    Objective,
+    TrialFailed,
+    clear_data_cache,
+    load_data,
+    resolve_device,
+    resolve_layer_cache,
+)
 from hebbsearch.search._report import BestTable, best_table, render_report, write_plots
 from hebbsearch.search._runner import (
     DEFAULT_HEARTBEAT,
@@ -54,6 +62,7 @@ from hebbsearch.search._storage import (
 
 __all__ = [
     "ARTIFACTS_ENV",
+    "LAYER_CACHE_ENV",
     "DEFAULT_HEARTBEAT",
     "DEFAULT_STORAGE",
     "METRIC_NAME",
@@ -92,6 +101,7 @@ __all__ = [
     "requeue_interrupted",
     "resolve_artifact_dir",
     "resolve_device",
+    "resolve_layer_cache",
     "resolve_storage_url",
     "retried_numbers",
     "run_dashboard",

@@ -19,9 +19,11 @@ User attributes of each trial: ``probe_after``, ``rule``, ``settings`` (all valu
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import itertools
 import math
 import os
+import pickle
 import socket
 import time
 from collections import OrderedDict
@@ -33,6 +35,7 @@ import optuna
 import torch
 from torch import Tensor
 
+from hebbsearch import __version__
 from hebbsearch.data import load_dataset
 from hebbsearch.errors import ConfigError, DivergenceError, HebbsearchError
 from hebbsearch.models import build_stack
@@ -115,6 +118,9 @@ class Objective:
             filters there once its Hebbian training is done (None: no artifacts).
         refit: the final fit: the probe trains on train + val and the trial's value is the test accuracy
             (for :func:`~hebbsearch.search.refit_best`, never for a search).
+        layer_cache: a directory where trained layers are also kept on disk (see
+            :func:`resolve_layer_cache`), so that other processes of the host (a pool's workers, a later
+            ``refit``) reuse them; None: this process's memory only.
     """
 
     def __init__(
@@ -126,6 +132,7 @@ class Objective:
         progress: Callable[[int, str, int, int], None] | None = None,
         artifact_dir: str | None = None,
         refit: bool = False,
+        layer_cache: str | Path | None = None,
     ) -> None:
         self.config = config
         self.data_dir = data_dir
@@ -133,6 +140,7 @@ class Objective:
         self.progress = progress
         self.artifact_dir = artifact_dir
         self.refit = refit
+        self.layer_cache = Path(layer_cache) if layer_cache is not None else None
         #: set by a worker: returns why to stop (e.g. ``"SIGTERM"``) or None; checked between epochs, so a
         #: trial whose time goes into many short epochs stops as promptly as one in long computations
         self.stop_requested: Callable[[], str | None] | None = None
@@ -302,6 +310,10 @@ class Objective:
         reused = 0
         for i, key in enumerate(keys):
             state = _LAYER_CACHE.get(key)
+            if state is None and self.layer_cache is not None:
+                state = load_layer(self.layer_cache, key)
+                if state is not None:
+                    _LAYER_CACHE[key] = state
             if state is None:
                 break
             stack.blocks[i].load_state_dict(state)
@@ -313,7 +325,9 @@ class Objective:
             progress=self._hebbian_progress(n),
         )
         for i in range(reused, depth):
-            _cache_layer(keys[i], stack.blocks[i])
+            state = _cache_layer(keys[i], stack.blocks[i])
+            if self.layer_cache is not None:
+                save_layer(self.layer_cache, keys[i], state)
         return convergence, reused
 
     def _data_key(self) -> tuple[Any, ...]:
@@ -386,12 +400,70 @@ DIAGNOSTIC_SAMPLES = 1000
 QUICK_TRAIN, QUICK_VAL, QUICK_EPOCHS = 5000, 2000, 2
 
 
-def _cache_layer(key: tuple[Any, ...], block: Any) -> None:
-    _LAYER_CACHE[key] = {k: v.detach().clone() for k, v in block.state_dict().items()}
+def _cache_layer(key: tuple[Any, ...], block: Any) -> dict[str, Tensor]:
+    state = _LAYER_CACHE[key] = {k: v.detach().clone() for k, v in block.state_dict().items()}
     size = sum(v.numel() * v.element_size() for state in _LAYER_CACHE.values() for v in state.values())
     while size > LAYER_CACHE_BYTES and len(_LAYER_CACHE) > 1:
-        _, state = _LAYER_CACHE.popitem(last=False)
-        size -= sum(v.numel() * v.element_size() for v in state.values())
+        _, old = _LAYER_CACHE.popitem(last=False)
+        size -= sum(v.numel() * v.element_size() for v in old.values())
+    return state
+
+
+#: environment variable of the on-disk layer cache (``--layer-cache``)
+LAYER_CACHE_ENV = "HEBBSEARCH_LAYER_CACHE"
+#: at most this many bytes of layer files in an on-disk layer cache (least recently used go first)
+LAYER_CACHE_DISK_BYTES = 8 << 30
+
+
+def resolve_layer_cache(path: str | None = None) -> str | None:
+    """``path``, else ``$HEBBSEARCH_LAYER_CACHE``, else None (off); ``"none"`` turns it off.
+
+    The on-disk layer cache keeps every trained layer (its state dict, a file named by a hash of the
+    layer's key: data, architecture, options, rule and Hebbian settings of the layers up to it, seed,
+    device, and the versions of hebbsearch and torch) for the processes of one host: a pool's workers
+    then share layers, and ``refit`` after a search trains no layer again. Opt-in: a layer computed by
+    other code of the same version (an edited checkout) would be taken as it is.
+    """
+    value = path if path is not None else os.environ.get(LAYER_CACHE_ENV, "")
+    return None if value.strip().lower() in ("", "none") else value
+
+
+def _layer_file(directory: Path, key: tuple[Any, ...]) -> Path:
+    text = repr((__version__, torch.__version__, key))
+    return directory / f"{hashlib.blake2b(text.encode(), digest_size=16).hexdigest()}.pt"
+
+
+def load_layer(directory: Path, key: tuple[Any, ...]) -> dict[str, Tensor] | None:
+    """The state of the layer with ``key`` from the on-disk cache, or None (absent or unreadable)."""
+    path = _layer_file(directory, key)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        os.utime(path)  # recently used
+    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError):
+        return None
+    return state
+
+
+def save_layer(directory: Path, key: tuple[Any, ...], state: dict[str, Tensor]) -> None:
+    """Write a layer's state to the on-disk cache (atomically: readers never see half a file), then
+    delete the least recently used files beyond :data:`LAYER_CACHE_DISK_BYTES`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = _layer_file(directory, key)
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp")
+    torch.save({k: v.cpu() for k, v in state.items()}, tmp)
+    os.replace(tmp, path)
+    files = []
+    for f in directory.glob("*.pt"):
+        with contextlib.suppress(OSError):  # another process may delete it meanwhile
+            st = f.stat()
+            files.append((st.st_mtime, st.st_size, f))
+    total = sum(size for _, size, _ in files)
+    for _, size, f in sorted(files):
+        if total <= LAYER_CACHE_DISK_BYTES or f == path:
+            continue
+        with contextlib.suppress(OSError):
+            f.unlink()
+        total -= size
 
 
 def quick_probe(train: tuple[Tensor, Tensor], val: tuple[Tensor, Tensor], num_classes: int,
@@ -460,4 +532,5 @@ def _timed(times: dict[str, float], phase: str) -> Iterator[None]:
         times[phase] = time.perf_counter() - start
 
 
-__all__ = ["Interrupted", "Objective", "TrialFailed", "TrialSettings", "clear_data_cache", "load_data", "resolve_device"]
+__all__ = ["LAYER_CACHE_ENV", "Interrupted", "Objective", "TrialFailed", "TrialSettings", "clear_data_cache", "load_data",
+           "resolve_device", "resolve_layer_cache"]

@@ -93,6 +93,7 @@ class WorkerOptions:
         gpus: ``"auto"`` (claim a free GPU slot when CUDA is available, else CPU), ``"none"`` (CPU), or
             a tuple of device indices to claim from.
         share_gpus: when every slot is taken, share one instead of waiting for a free one.
+        layer_cache: directory of the on-disk layer cache (None: trained layers stay in this process).
         heartbeat: heartbeat interval of running trials in seconds (None: off).
         worker: index of a local worker (seeds its sampler); None: derived from host and pid.
         poll: seconds between budget checks while other workers finish.
@@ -112,6 +113,7 @@ class WorkerOptions:
     gpus: str | tuple[int, ...] = "auto"
     share_gpus: bool = False
     artifact_dir: str | None = None
+    layer_cache: str | None = None
     heartbeat: int | None = DEFAULT_HEARTBEAT
     worker: int | None = None
     poll: float = 2.0
@@ -385,7 +387,7 @@ def run_worker(options: WorkerOptions, *, stream: TextIO | None = None,
     budget_lock = StorageLock(options.storage, f"budget:{options.study_name}")
     bar = _Bar(options.progress_bar, stream)
     study_objective = Objective(config, options.data_dir, "cpu", progress=bar if bar.enabled else None,
-                                artifact_dir=options.artifact_dir)
+                                artifact_dir=options.artifact_dir, layer_cache=options.layer_cache)
     result = WorkerResult()
     current: dict[str, int] = {}
     label = options.worker if options.worker else None
@@ -534,18 +536,19 @@ def _ensure_raw_baseline(study: optuna.Study, objective: Objective, url: str, si
 
 
 def refit_best(url: str, study_name: str, *, data_dir: str | None = None, device: str = "auto",
-               log: Callable[[str], None] | None = None) -> dict[str, dict[str, Any]]:
+               log: Callable[[str], None] | None = None, layer_cache: str | None = None) -> dict[str, dict[str, Any]]:
     """``hebbsearch refit``: the final fit of each probe position's best trial.
 
     The trial is trained again with its parameters (same seed, same Hebbian training); its probe is fit on
     train + val and evaluated on test. Results are stored in the study's ``refit`` user attribute
     (``{trial number: {"test_accuracy", "val_accuracy", "seconds"}}``), shown by ``report`` in its own
-    row, apart from the searched validation figure. Returns the new entries.
+    row, apart from the searched validation figure. With the search's on-disk ``layer_cache`` the
+    trained layers are read back instead of trained again. Returns the new entries.
     """
     storage = open_storage(url, must_exist=True)
     study = load_study(storage, study_name)
     config = stored_config(study)
-    objective = Objective(config, data_dir, device, refit=True)
+    objective = Objective(config, data_dir, device, refit=True, layer_cache=layer_cache)
     done = dict(study.user_attrs.get(REFIT_ATTR, {}))
     new: dict[str, dict[str, Any]] = {}
     for depth, trial in sorted(best_table(study).best.items()):
@@ -827,12 +830,13 @@ def run_study(config: StudyConfig, url: str, *, jobs: int = 1, data_dir: str | N
               device: str = "auto", heartbeat: int | None = DEFAULT_HEARTBEAT,
               artifact_dir: str | None = None, progress_bar: bool = True, summary: bool = True,
               log: Callable[[str], None] | None = None, log_level: int = optuna.logging.WARNING,
-              threads: int | None = None) -> optuna.Study:
+              threads: int | None = None, layer_cache: str | None = None) -> optuna.Study:
     """``hebbsearch run``: create or resume the study of ``config`` and run it to ``n_trials`` finished
     trials with ``jobs`` workers (1: in this process). Returns the study.
 
     ``threads``: torch threads per worker (None: all cores for one worker, the cores split between
-    ``jobs`` workers, see :func:`threads_per_worker`).
+    ``jobs`` workers, see :func:`threads_per_worker`). ``layer_cache``: the on-disk layer cache of the
+    workers (:func:`~hebbsearch.search.resolve_layer_cache`; None: off).
 
     Raises KeyboardInterrupt (SIGINT) or :class:`Interrupted` (SIGTERM) after the trials in flight were
     failed and re-queued.
@@ -865,7 +869,7 @@ def run_study(config: StudyConfig, url: str, *, jobs: int = 1, data_dir: str | N
         storage=url, study_name=name, n_trials=n_trials, timeout=config.study.timeout, data_dir=data_dir,
         gpus=gpus, artifact_dir=resolve_artifact_dir(artifact_dir), heartbeat=heartbeat,
         progress_bar=progress_bar and jobs == 1, summary=summary, log_level=log_level, worker=0,
-        threads=threads,
+        threads=threads, layer_cache=layer_cache,
     )
     if jobs == 1:
         result = run_worker(options)
