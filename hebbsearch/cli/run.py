@@ -47,7 +47,13 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
 def main(args: argparse.Namespace) -> int:
     import optuna
 
-    from hebbsearch.search import Interrupted, finished_count, resolve_layer_cache, resolve_storage_url, run_study
+    from hebbsearch.search import (
+        Interrupted,
+        finished_count,
+        resolve_layer_cache,
+        resolve_storage_url,
+        run_study,
+    )
     from hebbsearch.study import load_study_file
 
     config = load_study_file(args.study_file)

@@ -302,10 +302,12 @@ class Objective:
         params = [repr(sorted(p.items()))
                   for p in layer_rule_params(self.config, settings.rule, settings.rule_params, depth)]
         model = self.config.model
-        architecture = model.architecture() if self.config.data.kind == "image" else (model.preset, model.layers)
+        image = self.config.data.kind == "image"
+        architecture = model.architecture() if image else (model.preset, model.layers)
         base = (self._data_key(), repr(architecture), settings.rule, self.config.study.seed, h["lr_schedule"],
                 h["batch_size"], self.device)
-        keys = [base + (repr(sorted((k, v) for k, v in settings.model_options.items() if option_built(k, i + 1))),
+        options = settings.model_options
+        keys = [base + (repr(sorted((k, v) for k, v in options.items() if option_built(k, i + 1))),
                         tuple(zip(epochs[:i + 1], lrs[:i + 1], params[:i + 1]))) for i in range(depth)]
         reused = 0
         for i, key in enumerate(keys):
@@ -532,5 +534,5 @@ def _timed(times: dict[str, float], phase: str) -> Iterator[None]:
         times[phase] = time.perf_counter() - start
 
 
-__all__ = ["LAYER_CACHE_ENV", "Interrupted", "Objective", "TrialFailed", "TrialSettings", "clear_data_cache", "load_data",
-           "resolve_device", "resolve_layer_cache"]
+__all__ = ["LAYER_CACHE_ENV", "Interrupted", "Objective", "TrialFailed", "TrialSettings", "clear_data_cache",
+           "load_data", "resolve_device", "resolve_layer_cache"]

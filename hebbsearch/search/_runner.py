@@ -51,8 +51,8 @@ from hebbsearch.search._dashboard import update_study_note
 from hebbsearch.search._locks import StorageLock
 from hebbsearch.search._objective import Interrupted, Objective, TrialFailed, resolve_device
 from hebbsearch.search._report import REFIT_ATTR, best_complete_trial, best_table, probe_after_of
-from hebbsearch.search._space import probe_positions
 from hebbsearch.search._slots import GpuSlot, claim_gpu_slot
+from hebbsearch.search._space import probe_positions
 from hebbsearch.search._storage import (
     DEPTH_OF_ATTR,
     FAIL_REASON_ATTR,
@@ -536,7 +536,8 @@ def _ensure_raw_baseline(study: optuna.Study, objective: Objective, url: str, si
 
 
 def refit_best(url: str, study_name: str, *, data_dir: str | None = None, device: str = "auto",
-               log: Callable[[str], None] | None = None, layer_cache: str | None = None) -> dict[str, dict[str, Any]]:
+               log: Callable[[str], None] | None = None,
+               layer_cache: str | None = None) -> dict[str, dict[str, Any]]:
     """``hebbsearch refit``: the final fit of each probe position's best trial.
 
     The trial is trained again with its parameters (same seed, same Hebbian training); its probe is fit on
@@ -663,8 +664,8 @@ def queue_other_depths(study: optuna.Study, trial: FrozenTrial, config: StudyCon
 
     The queued trials (user attribute ``depth_of``: ``trial``'s number) train nothing that this process
     has trained already: a shallower one finds all its layers in the layer cache, a deeper one trains
-    only the layers below ``trial``'s depth. Values of layers deeper than ``trial`` probed are drawn by
-    the sampler. A queued trial queues nothing itself. Returns the queued probe positions.
+    only the layers beyond ``trial``'s depth (whose explicit-layer values, never drawn for ``trial``,
+    the sampler draws). A queued trial queues nothing itself. Returns the queued probe positions.
     """
     if DEPTH_OF_ATTR in trial.user_attrs:
         return []

@@ -195,11 +195,13 @@ def _run_sequence_trial(objective: Any, trial: optuna.Trial) -> float:
     try:
         p = settings.probe
         with _timed(times, "hebbian"):
-            convergence, reused = objective._train_hebbian(stack, splits, settings, n, train=train_sequence_hebbian)
+            convergence, reused = objective._train_hebbian(stack, splits, settings, n,
+                                                           train=train_sequence_hebbian)
         trial.set_user_attr("convergence", [float(c) for c in convergence])
         if reused:
             trial.set_user_attr("reused_layers", reused)
-        objective._diagnose(trial, stack, splits, 1 if gru is not None else depth)  # (the GRU's: its projection)
+        # (hebbian_gru: its Hebbian projection)
+        objective._diagnose(trial, stack, splits, 1 if gru is not None else depth)
         probe_progress = objective._progress(n, "probe")
 
         def on_epoch(epoch: int, val_accuracy: float) -> None:

@@ -85,7 +85,8 @@ def parse_study_text(text: str, source: str, *, default_name: str | None = None)
         check_bruteforce(ctx, study, model, hebbian, probe, search)
     check_per_layer(ctx, data, model, hebbian, search)
     if search.every_depth and isinstance(model.probe_after, Fixed):
-        raise ctx.error("search.every_depth", "needs several probe positions (model.probe_after = [1, 2, ...])")
+        raise ctx.error("search.every_depth",
+                        "needs several probe positions (model.probe_after = [1, 2, ...])")
     return StudyConfig(source, text, study, data, model, hebbian, probe, search)
 
 

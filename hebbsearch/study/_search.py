@@ -54,8 +54,8 @@ def parse_search_section(ctx: ErrorContext, raw: Any) -> tuple[SearchSection, An
             if isinstance(value, dict) and key in known:
                 raise ctx.error(f"search.{key}", f"rule {key!r} is not in search.rule; add it there or "
                                                  f"remove this table")
-            raise ctx.error(f"search.{key}", "unknown key; expected rule, dropout, every_depth or a table named "
-                                             f"after a rule in search.rule ({', '.join(rules)})")
+            raise ctx.error(f"search.{key}", "unknown key; expected rule, dropout, every_depth or a table "
+                                             f"named after a rule in search.rule ({', '.join(rules)})")
     rule_params = {rule: _rule_params(ctx, rule, get_rule_class(rule), t.get(rule, {})) for rule in rules}
     return SearchSection(rules, rule_params, every_depth), dropout
 

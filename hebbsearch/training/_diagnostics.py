@@ -71,8 +71,8 @@ def duplicate_fraction(weight: Tensor, cosine: float = DUPLICATE_COSINE) -> floa
 
 
 @torch.no_grad()
-def layer_diagnostics(stack: HebbianStack | RecurrentStack, x: Tensor, *, depth: int, batch_size: int = 500) -> list[
-        LayerDiagnostics]:
+def layer_diagnostics(stack: HebbianStack | RecurrentStack, x: Tensor, *, depth: int,
+                      batch_size: int = 500) -> list[LayerDiagnostics]:
     """:class:`LayerDiagnostics` of layers 1..``depth`` on the inputs ``x`` (a sample of the data).
 
     For a :class:`~hebbsearch.models.RecurrentStack` ``x`` holds sequences and every step is a sample:
@@ -88,7 +88,8 @@ def layer_diagnostics(stack: HebbianStack | RecurrentStack, x: Tensor, *, depth:
         active: Tensor | None = None
         outputs = []
         for start in range(0, h.shape[0], batch_size):
-            y = stack.block(i + 1, h[start:start + batch_size]) if recurrent else block(h[start:start + batch_size])
+            chunk = h[start:start + batch_size]
+            y = stack.block(i + 1, chunk) if recurrent else block(chunk)
             outputs.append(y)
             u = y.reshape(-1, y.shape[-1]) if recurrent else _units_last(y)
             w = torch.zeros(u.shape[1], dtype=torch.bool, device=u.device)

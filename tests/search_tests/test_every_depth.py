@@ -15,7 +15,8 @@ from hebbsearch.search import _objective as objective_module
 from hebbsearch.study import parse_study_text
 from study_tests.test_parse import LAYERS
 
-THREE = (LAYERS.replace("probe_after = [1, 2]", "probe_after = [1, 2, 3]").replace("n_trials = 4", "n_trials = 5")
+THREE = (LAYERS.replace("probe_after = [1, 2]", "probe_after = [1, 2, 3]")
+         .replace("n_trials = 4", "n_trials = 5")
          .replace("[search.krotov]", "[search]\nevery_depth = true\n\n[search.krotov]")
          .replace('name = "median"\nn_startup_trials = 1\nn_warmup_steps = 0', 'name = "none"')
          + '\n[[model.layers]]\ntype = "linear"\nunits = 12\n')
@@ -44,7 +45,8 @@ def test_each_sampled_setting_is_probed_at_every_depth_within_the_budget(tmp_pat
 
 
 @pytest.mark.parametrize(("change", "expected"), [
-    (("every_depth = true", 'every_depth = "yes"'), "s.toml: search.every_depth: expected true or false, got"),
+    (("every_depth = true", 'every_depth = "yes"'),
+     "s.toml: search.every_depth: expected true or false, got"),
     (("probe_after = [1, 2, 3]", "probe_after = 2"),
      "s.toml: search.every_depth: needs several probe positions"),
 ])

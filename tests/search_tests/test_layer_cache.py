@@ -41,7 +41,8 @@ def _trial(config, cache: Path | None, params: dict) -> optuna.trial.FrozenTrial
 def test_another_process_reuses_the_layers_from_disk(tmp_path: Path, config) -> None:
     cache = tmp_path / "layers"
     first = _trial(config, cache, {"probe_after": 2, "krotov.delta": 0.3})
-    assert "reused_layers" not in first.user_attrs and len(list(cache.glob("*.pt"))) == 2  # one file per layer
+    assert "reused_layers" not in first.user_attrs
+    assert len(list(cache.glob("*.pt"))) == 2  # one file per layer
     _objective._LAYER_CACHE.clear()  # a new process: nothing in memory
     again = _trial(config, cache, {"probe_after": 2, "krotov.delta": 0.3})
     assert again.user_attrs["reused_layers"] == 2 and again.value == first.value

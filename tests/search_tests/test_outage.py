@@ -34,7 +34,8 @@ _CALLS = ("set_trial_state_values", "get_trial", "get_all_trials", "set_trial_us
 
 
 def _lost_connection() -> sqlalchemy.exc.OperationalError:
-    return sqlalchemy.exc.OperationalError("SELECT 1", {}, Exception("server closed the connection unexpectedly"))
+    reason = Exception("server closed the connection unexpectedly")
+    return sqlalchemy.exc.OperationalError("SELECT 1", {}, reason)
 
 
 @pytest.fixture
