@@ -15,15 +15,13 @@ from __future__ import annotations
 
 import argparse
 import re
-import subprocess
-import sys
 import tempfile
-import time
 from collections import defaultdict
 from pathlib import Path
 
-import optuna
 from optuna.trial import TrialState
+
+from _study_run import run_study_file  # (benchmarks/, beside this script)
 
 
 def variant(text: str, every_depth: bool, subset: int | None, probe_epochs: int | None) -> str:
@@ -47,15 +45,8 @@ def variant(text: str, every_depth: bool, subset: int | None, probe_epochs: int 
 
 
 def run(study_file: Path, storage: str, args: argparse.Namespace) -> dict[str, object]:
-    command = [sys.executable, "-m", "hebbsearch.cli", "-q", "run", str(study_file), "--storage", storage,
-               "--n-trials", str(args.n_trials), "--artifact-dir", "none"]
-    if args.data_dir:
-        command += ["--data-dir", args.data_dir]
-    start = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-    seconds = time.perf_counter() - start
-    (name,) = optuna.get_all_study_names(storage)
-    trials = optuna.load_study(study_name=name, storage=storage).get_trials(deepcopy=False)
+    seconds, study = run_study_file(study_file, storage, args.n_trials, args.data_dir)
+    trials = study.get_trials(deepcopy=False)
     done = [t for t in trials if t.state == TrialState.COMPLETE]
     best: dict[int, float] = defaultdict(float)
     for t in done:

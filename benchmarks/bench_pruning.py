@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import argparse
 import re
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-import optuna
 from optuna.trial import TrialState
+
+from _study_run import run_study_file  # (benchmarks/, beside this script)
 
 GOAL_SAVING = 0.40
 GOAL_GAP = 0.003
@@ -36,15 +34,7 @@ def without_pruner(text: str) -> str:
 
 
 def run(study_file: Path, storage: str, args: argparse.Namespace) -> dict[str, object]:
-    command = [sys.executable, "-m", "hebbsearch.cli", "-q", "run", str(study_file), "--storage", storage,
-               "--n-trials", str(args.n_trials), "--artifact-dir", "none"]
-    if args.data_dir:
-        command += ["--data-dir", args.data_dir]
-    start = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-    seconds = time.perf_counter() - start
-    (name,) = optuna.get_all_study_names(storage)
-    study = optuna.load_study(study_name=name, storage=storage)
+    seconds, study = run_study_file(study_file, storage, args.n_trials, args.data_dir)
     trials = study.get_trials(deepcopy=False)
     best = study.best_trial
     return {
