@@ -334,8 +334,9 @@ class Objective:
 
     def _data_key(self) -> tuple[Any, ...]:
         d = self.config.data
-        return (d.kind, d.dataset, str(self.data_dir if self.data_dir is not None else d.root), d.val_split,
-                d.subset, d.normalize, d.file, d.seq_len, d.sequential)
+        root = self.data_dir if self.data_dir is not None else d.root
+        root = str(Path(root).expanduser().resolve()) if root is not None else None  # one spelling per place
+        return (d.kind, d.dataset, root, d.val_split, d.subset, d.normalize, d.file, d.seq_len, d.sequential)
 
     def _diagnose(self, trial: optuna.Trial, stack: Any, splits: Any, depth: int) -> None:
         """Collapse diagnostics per layer (user attribute ``diagnostics``); a collapsed layer fails the
@@ -440,9 +441,10 @@ def load_layer(directory: Path, key: tuple[Any, ...]) -> dict[str, Tensor] | Non
     path = _layer_file(directory, key)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-        os.utime(path)  # recently used
     except (OSError, RuntimeError, EOFError, pickle.UnpicklingError):
         return None
+    with contextlib.suppress(OSError):  # (a read-only cache still serves)
+        os.utime(path)  # recently used
     return state
 
 

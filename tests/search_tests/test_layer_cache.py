@@ -95,3 +95,12 @@ def test_resolve_layer_cache(monkeypatch) -> None:
     assert resolve_layer_cache() is None and resolve_layer_cache("/x") == "/x"
     monkeypatch.setenv(LAYER_CACHE_ENV, "/cache")
     assert resolve_layer_cache() == "/cache" and resolve_layer_cache("none") is None
+
+
+def test_the_key_names_the_data_directory_one_way_however_it_is_spelled(config, tmp_path: Path,
+                                                                        monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data").mkdir()
+    keys = {Objective(config, data_dir=d, device="cpu")._data_key()
+            for d in ("data", "./data", str(tmp_path / "data"), f"{tmp_path}/x/../data")}
+    assert len(keys) == 1
