@@ -223,21 +223,8 @@ class Objective:
                 train, val, test_f = self._features(stack, splits, depth, mirrored=p["augment"] == "flip")
 
             if not self.refit:  # (a final fit has nothing to prune)
-                with _timed(times, "signal"):
-                    signal = quick_probe(train, val, splits.num_classes, p, seed=seed)
-                trial.report(signal, 0)
-                if trial.should_prune():
-                    raise optuna.TrialPruned(f"quick probe val accuracy {signal:.4f} after the Hebbian phase")
-            probe_progress = self._progress(n, "probe")
-
-            def on_epoch(epoch: int, val_accuracy: float) -> None:
-                self._check_stop()
-                trial.report(val_accuracy, epoch + 1)  # step 0 is the quick probe
-                if probe_progress:
-                    probe_progress(epoch + 1, p["epochs"])
-                if trial.should_prune():
-                    raise optuna.TrialPruned(f"val accuracy {val_accuracy:.4f} at epoch {epoch}")
-
+                self._quick_probe_step(trial, train, val, splits.num_classes, p, times)
+            on_epoch = self._epoch_steps(trial, p["epochs"])
             with _timed(times, "probe"):
                 result = train_probe(
                     train, val, num_classes=splits.num_classes,
@@ -380,6 +367,32 @@ class Objective:
                 report(n, f"hebbian {layer}", done, total)
 
         return progress
+
+    def _quick_probe_step(self, trial: optuna.Trial, train: tuple[Tensor, Tensor],
+                          val: tuple[Tensor, Tensor], num_classes: int, probe: dict[str, Any],
+                          times: dict[str, float]) -> None:
+        """Step 0 of a trial (image or sequence): report :func:`quick_probe` and stop a hopeless trial
+        before the long probe."""
+        with _timed(times, "signal"):
+            signal = quick_probe(train, val, num_classes, probe, seed=self.config.study.seed)
+        trial.report(signal, 0)
+        if trial.should_prune():
+            raise optuna.TrialPruned(f"quick probe val accuracy {signal:.4f} after the Hebbian phase")
+
+    def _epoch_steps(self, trial: optuna.Trial, epochs: int) -> Callable[[int, float], None]:
+        """The probe's ``on_epoch`` (image or sequence trial): the worker's stop request, then the epoch's
+        val accuracy reported at step epoch + 1 (step 0 is the quick probe), progress, pruning."""
+        progress = self._progress(trial.number, "probe")
+
+        def on_epoch(epoch: int, val_accuracy: float) -> None:
+            self._check_stop()
+            trial.report(val_accuracy, epoch + 1)
+            if progress:
+                progress(epoch + 1, epochs)
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"val accuracy {val_accuracy:.4f} at epoch {epoch}")
+
+        return on_epoch
 
     def _check_stop(self) -> None:
         reason = self.stop_requested() if self.stop_requested is not None else None

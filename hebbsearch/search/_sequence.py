@@ -27,7 +27,6 @@ are not images.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import os
 import socket
@@ -44,7 +43,7 @@ from hebbsearch.errors import ConfigError
 from hebbsearch.models import build_hebbian_gru, build_sequence_stack
 from hebbsearch.rules import get_rule
 from hebbsearch.search._baselines import BACKPROP_ATTR, UNIGRAM_ATTR
-from hebbsearch.search._objective import _DATA_CACHE, TrialFailed, quick_probe
+from hebbsearch.search._objective import _DATA_CACHE, TrialFailed, _timed
 from hebbsearch.search._space import TrialSettings, probe_positions, sample
 from hebbsearch.search._storage import FAIL_REASON_ATTR
 from hebbsearch.study import Choice, Fixed, Spec, StudyConfig
@@ -149,15 +148,6 @@ def check_sequence_study(objective: Any) -> None:
                                   field=where) from None
 
 
-@contextlib.contextmanager
-def _timed(times: dict[str, float], phase: str) -> Iterator[None]:
-    start = time.perf_counter()
-    try:
-        yield
-    finally:
-        times[phase] = time.perf_counter() - start
-
-
 def run_sequence_trial(objective: Any, trial: optuna.Trial) -> float:
     """One trial of a sequence study (see the module docstring); returns the validation accuracy.
 
@@ -202,16 +192,7 @@ def _run_sequence_trial(objective: Any, trial: optuna.Trial) -> float:
             trial.set_user_attr("reused_layers", reused)
         # (hebbian_gru: its Hebbian projection)
         objective._diagnose(trial, stack, splits, 1 if gru is not None else depth)
-        probe_progress = objective._progress(n, "probe")
-
-        def on_epoch(epoch: int, val_accuracy: float) -> None:
-            objective._check_stop()
-            trial.report(val_accuracy, epoch + 1)  # step 0 is the quick probe
-            if probe_progress:
-                probe_progress(epoch + 1, p["epochs"])
-            if trial.should_prune():
-                raise optuna.TrialPruned(f"val accuracy {val_accuracy:.4f} at epoch {epoch}")
-
+        on_epoch = objective._epoch_steps(trial, p["epochs"])
         refit = objective.refit  # the final fit: train + val, evaluated on test only, nothing reported
         train_x, train_y = splits.train_x, splits.train_y
         val_x, val_y = splits.val_x, splits.val_y
@@ -231,11 +212,8 @@ def _run_sequence_trial(objective: Any, trial: optuna.Trial) -> float:
                 train_t = sequence_targets(train_y, per_step, keep)
                 val_t, test_t = (sequence_targets(y, per_step) for y in (val_y, splits.test_y))
             if not refit:
-                with _timed(times, "signal"):
-                    signal = quick_probe((train_f, train_t), (val_f, val_t), splits.num_classes, p, seed=seed)
-                trial.report(signal, 0)
-                if trial.should_prune():
-                    raise optuna.TrialPruned(f"quick probe val accuracy {signal:.4f} after the Hebbian phase")
+                objective._quick_probe_step(trial, (train_f, train_t), (val_f, val_t), splits.num_classes, p,
+                                            times)
             with _timed(times, "probe"):
                 result = train_probe(
                     (train_f, train_t), (val_f, val_t), num_classes=splits.num_classes, epochs=p["epochs"],
