@@ -17,6 +17,7 @@ from hebbsearch.data._torchvision import (
     canonical,
     load_torchvision,
     torchvision_class_name,
+    variant,
 )
 from hebbsearch.errors import DataError
 
@@ -27,6 +28,13 @@ CACHE_ENV = "HEBBSEARCH_CACHE"
 def list_datasets() -> list[str]:
     """Names :func:`load_dataset` knows (any other torchvision.datasets class name is tried as well)."""
     return sorted([*KNOWN, "arrays", *SYNTHETIC_SHAPES])
+
+
+def is_known_dataset(name: str) -> bool:
+    """Whether :func:`load_dataset` knows ``name`` (without looking for its files)."""
+    canon = canonical(name)
+    return (name.strip().lower().replace("-", "_") in SYNTHETIC_SHAPES or canon in ("arrays", "npz")
+            or is_sequence_dataset(name) or torchvision_class_name(canon) is not None)
 
 
 def default_root() -> Path:
@@ -88,7 +96,7 @@ def load_dataset(
 
     Args:
         name: a torchvision dataset (``"MNIST"``, ``"FashionMNIST"``, ``"CIFAR-10"``...; case and
-            dashes do not matter), ``"arrays"`` (``root`` holds ``<name>_train.npz``/``<name>_test.npz``
+            dashes do not matter; ``"EMNIST"`` is its balanced split, ``"EMNIST-digits"`` etc. the others), ``"arrays"`` (``root`` holds ``<name>_train.npz``/``<name>_test.npz``
             or ``train.npz``/``test.npz`` with ``x`` uint8 NHWC/NCHW/(N,H,W) images and ``y`` labels),
             or ``"synthetic"`` / ``"synthetic_rgb"`` (1×8×8 / 3×8×8 Gaussian clusters made from ``seed``).
         root: where the files are. A torchvision dataset is also found as ``<name>_train.npz`` pairs in
@@ -132,4 +140,5 @@ def load_dataset(
             f"unknown dataset {name!r}; known: {', '.join(list_datasets())} "
             "(or any torchvision.datasets class with a train/test split)"
         )
-    return make_splits(cls_name, *_load_named(canon, cls_name, root_path), **splits)
+    label = "-".join([cls_name, *variant(canon)[1].values()])  # "EMNIST-digits"
+    return make_splits(label, *_load_named(canon, cls_name, root_path), **splits)

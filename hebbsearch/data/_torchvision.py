@@ -20,6 +20,7 @@ KNOWN = {
     "fashionmnist": "FashionMNIST",
     "kmnist": "KMNIST",
     "qmnist": "QMNIST",
+    "emnist": "EMNIST",
     "cifar10": "CIFAR10",
     "cifar100": "CIFAR100",
     "svhn": "SVHN",
@@ -28,11 +29,20 @@ KNOWN = {
 }
 IDX_DATASETS = ("mnist", "fashionmnist", "kmnist")
 
+# torchvision classes that take one more choice than train/test: canonical name -> (argument, choices,
+# default). "EMNIST" is EMNIST's balanced split (47 classes, as Cohen et al. 2017 recommend for
+# benchmarks); "EMNIST-digits", "EMNIST-letters", ... name the others.
+VARIANTS: dict[str, tuple[str, tuple[str, ...], str]] = {
+    "emnist": ("split", ("byclass", "bymerge", "balanced", "letters", "digits", "mnist"), "balanced"),
+}
+
 _HINTS = {
     "cifar10": "cifar-10-python.tar.gz (or the extracted cifar-10-batches-py/), or cifar10_train.npz + "
                "cifar10_test.npz",
     "cifar100": "cifar-100-python.tar.gz (or the extracted cifar-100-python/), or cifar100_train.npz + "
                 "cifar100_test.npz",
+    "emnist": "EMNIST/raw/emnist-<split>-{train,test}-{images-idx3,labels-idx1}-ubyte (EMNIST's gzip.zip, "
+              "gunzipped)",
 }
 
 # Offline switch: never try to download (tests and air-gapped machines).
@@ -44,8 +54,21 @@ def canonical(name: str) -> str:
     return "".join(ch for ch in name.lower() if ch.isalnum())
 
 
+def variant(canon: str) -> tuple[str, dict[str, str]]:
+    """A canonical name without its variant, and the variant as constructor arguments: ``"emnistdigits"``
+    → ``("emnist", {"split": "digits"})``, ``"emnist"`` → its default; any other name → ``(canon, {})``."""
+    for base, (argument, choices, default) in VARIANTS.items():
+        if canon == base:
+            return base, {argument: default}
+        if canon.startswith(base) and canon[len(base):] in choices:
+            return base, {argument: canon[len(base):]}
+    return canon, {}
+
+
 def torchvision_class_name(canon: str) -> str | None:
-    """The torchvision.datasets class for a canonical name, or None (imports torchvision if not KNOWN)."""
+    """The torchvision.datasets class for a canonical name (a variant suffix such as EMNIST's split
+    allowed), or None (imports torchvision if not KNOWN)."""
+    canon = variant(canon)[0]
     if canon in KNOWN:
         return KNOWN[canon]
     import torchvision.datasets as tvd
@@ -58,12 +81,15 @@ def torchvision_class_name(canon: str) -> str | None:
 
 def hint(canon: str, cls_name: str) -> str:
     """What a user must put under root for this dataset."""
+    canon = variant(canon)[0]
     if canon in IDX_DATASETS:
         return "the four files " + ", ".join(f"{stem}.gz" for stem in IDX_FILES.values())
     return _HINTS.get(canon, f"the files torchvision.datasets.{cls_name} expects")
 
 
-def _split_kwargs(cls: type, train: bool) -> dict[str, Any]:
+def _split_kwargs(cls: type, train: bool, chosen: dict[str, str]) -> dict[str, Any]:
+    if chosen:  # EMNIST(root, split=..., train=...): its 'split' is the variant
+        return {**chosen, "train": train}
     params = inspect.signature(cls.__init__).parameters
     if "train" in params:
         return {"train": train}
@@ -99,9 +125,9 @@ def _dataset_arrays(ds: Any, cls_name: str) -> tuple[np.ndarray, np.ndarray]:
     return to_nchw(x, f"torchvision.datasets.{cls_name}"), y.astype(np.int64).reshape(-1)
 
 
-def _construct(cls: type, root: Path, download: bool) -> tuple[Any, Any]:
-    return (cls(str(root), download=download, **_split_kwargs(cls, True)),
-            cls(str(root), download=download, **_split_kwargs(cls, False)))
+def _construct(cls: type, root: Path, download: bool, chosen: dict[str, str]) -> tuple[Any, Any]:
+    return (cls(str(root), download=download, **_split_kwargs(cls, True, chosen)),
+            cls(str(root), download=download, **_split_kwargs(cls, False, chosen)))
 
 
 def load_torchvision(canon: str, cls_name: str, root: Path, looked: list[Path]) -> Arrays:
@@ -114,8 +140,13 @@ def load_torchvision(canon: str, cls_name: str, root: Path, looked: list[Path]) 
     import torchvision.datasets as tvd
 
     cls = getattr(tvd, cls_name)
+    chosen = variant(canon)[1]
     try:
-        train, test = _construct(cls, root, download=False)
+        train, test = _construct(cls, root, download=False, chosen=chosen)
+    except ModuleNotFoundError as exc:  # SVHN reads .mat files with scipy.io
+        package = (exc.name or "?").split(".")[0]
+        raise DataError(f"torchvision.datasets.{cls_name} needs the Python package {package!r}: "
+                        f"pip install {package}") from None
     except (RuntimeError, FileNotFoundError, OSError) as first:
         reason = f"{type(first).__name__}: {first}".splitlines()[0]
         if os.environ.get(OFFLINE_ENV, "").strip() not in ("", "0"):
@@ -125,7 +156,7 @@ def load_torchvision(canon: str, cls_name: str, root: Path, looked: list[Path]) 
             previous = socket.getdefaulttimeout()
             socket.setdefaulttimeout(20)
             try:
-                train, test = _construct(cls, root, download=True)
+                train, test = _construct(cls, root, download=True, chosen=chosen)
             except Exception as exc:  # noqa: BLE001 - any download failure means "files missing"
                 reason = f"download failed: {type(exc).__name__}: {exc}".splitlines()[0]
                 train = None

@@ -13,9 +13,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-import torchvision.datasets as tvd
-
-from hebbsearch.data import NORMALIZATIONS, is_sequence_dataset, list_datasets
+from hebbsearch.data import NORMALIZATIONS, is_known_dataset, list_datasets
 from hebbsearch.errors import ConfigError, first_line
 from hebbsearch.models import LayerSpecError, list_presets, preset_from_layers, preset_options
 from hebbsearch.study._plugins import PRUNERS, SAMPLER_PACKAGES, SAMPLERS, build_pruner, build_sampler
@@ -227,18 +225,10 @@ def parse_data_section(ctx: ErrorContext, raw: Any) -> DataSection:
 
 def _check_dataset(ctx: ErrorContext, dataset: str) -> None:
     """Accept what :func:`hebbsearch.data.load_dataset` accepts: a listed name (case, dashes and
-    underscores do not matter) or any torchvision.datasets class."""
-    known = list_datasets()
-
-    def canon(name: str) -> str:
-        return "".join(ch for ch in name.lower() if ch.isalnum())
-
-    if canon(dataset) in {canon(k) for k in known} | {"npz"} or is_sequence_dataset(dataset):
-        return
-    if any(canon(c) == canon(dataset) and isinstance(getattr(tvd, c, None), type) for c in tvd.__all__):
-        return
-    raise ctx.error("data.dataset", f"unknown dataset {dataset!r}; known datasets: {', '.join(known)} "
-                                    f"(or any torchvision.datasets class)")
+    underscores do not matter), a sequence dataset or any torchvision.datasets class."""
+    if not is_known_dataset(dataset):
+        raise ctx.error("data.dataset", f"unknown dataset {dataset!r}; known datasets: "
+                                        f"{', '.join(list_datasets())} (or any torchvision.datasets class)")
 
 
 def parse_model_section(ctx: ErrorContext, raw: Any) -> ModelSection:

@@ -139,6 +139,10 @@ def test_one_value_per_layer_for_the_hebbian_lr_and_rule_hyperparameters() -> No
      "s.toml: study.pruner: invalid SuccessiveHalvingPruner options"),
     ('dataset = "synthetic"', 'dataset = "imagenot"', "s.toml: data.dataset: unknown dataset 'imagenot'; "
                                                        "known datasets: arrays, cifar10"),
+    ('dataset = "synthetic"', 'dataset = "EMNIST-cursive"', "s.toml: data.dataset: unknown dataset "
+                                                            "'EMNIST-cursive'; known datasets: arrays, cifar10"),
+    ('dataset = "synthetic"', 'dataset = "EMNIST-digits"', None),  # valid: EMNIST's split as a suffix
+    ('dataset = "synthetic"', 'dataset = "SVHN"', None),  # valid: any torchvision class
     ('preset = "krotov_fc"', 'preset = "resnet"', "s.toml: model.preset: unknown preset 'resnet'; known presets:"),
     ("[search.krotov]", '[search]\nrule = "nope"\n[search.krotov]', "s.toml: search.rule: unknown rule 'nope'; "
                                                                      "known rules: " + ", ".join(list_rules())),
