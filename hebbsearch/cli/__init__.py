@@ -1,4 +1,9 @@
-"""The ``hebbsearch`` command line: ``run``, ``report``, ``studies`` (one module per command)."""
+"""The ``hebbsearch`` command line: one module per command (``run``, ``create``, ``worker``, ``dashboard``,
+``report``, ``refit``, ``studies``), mounted by ``_main``.
+
+A command module builds its parser at import time and imports the search and study layers inside its
+handler, so ``--help`` and usage errors do not load Optuna and SQLAlchemy (``benchmarks/README.md``,
+``bench_cli_startup.py``)."""
 
 from __future__ import annotations
 
