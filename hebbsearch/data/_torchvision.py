@@ -131,43 +131,48 @@ def _construct(cls: type, root: Path, download: bool, chosen: dict[str, str]) ->
 
 
 def load_torchvision(canon: str, cls_name: str, root: Path, looked: list[Path]) -> Arrays:
-    """Load through torchvision: the files under ``root`` first; download only when they are missing.
+    """Load through torchvision: its files under ``root``, else under ``root/<name>`` (the shared data
+    directory's layout, e.g. ``root/svhn/train_32x32.mat``); download into ``root`` only when both miss.
 
     Raises:
         DataError: one line naming where we looked and what to put there when the files are missing
-            and cannot be downloaded.
+            and cannot be downloaded, or naming the Python package torchvision needs to read them.
     """
     import torchvision.datasets as tvd
 
     cls = getattr(tvd, cls_name)
-    chosen = variant(canon)[1]
-    try:
-        train, test = _construct(cls, root, download=False, chosen=chosen)
-    except ModuleNotFoundError as exc:  # SVHN reads .mat files with scipy.io
-        package = (exc.name or "?").split(".")[0]
-        raise DataError(f"torchvision.datasets.{cls_name} needs the Python package {package!r}: "
-                        f"pip install {package}") from None
-    except (RuntimeError, FileNotFoundError, OSError) as first:
-        reason = f"{type(first).__name__}: {first}".splitlines()[0]
+    base, chosen = variant(canon)
+    roots = [r for r in dict.fromkeys([root, root / base, root / cls_name]) if r == root or r.is_dir()]
+    found, reason = None, ""
+    for candidate in roots:
+        try:
+            found = _construct(cls, candidate, download=False, chosen=chosen)
+            break
+        except ModuleNotFoundError as exc:  # SVHN reads .mat files with scipy.io
+            package = (exc.name or "?").split(".")[0]
+            raise DataError(f"torchvision.datasets.{cls_name} needs the Python package {package!r}: "
+                            f"pip install {package}") from None
+        except (RuntimeError, FileNotFoundError, OSError) as exc:
+            reason = reason or f"{type(exc).__name__}: {exc}".splitlines()[0]
+    if found is None:
         if os.environ.get(OFFLINE_ENV, "").strip() not in ("", "0"):
             reason = f"{OFFLINE_ENV} is set, not downloading"
-            train = None
         else:
             previous = socket.getdefaulttimeout()
             socket.setdefaulttimeout(20)
             try:
-                train, test = _construct(cls, root, download=True, chosen=chosen)
+                found = _construct(cls, root, download=True, chosen=chosen)
             except Exception as exc:  # noqa: BLE001 - any download failure means "files missing"
                 reason = f"download failed: {type(exc).__name__}: {exc}".splitlines()[0]
-                train = None
             finally:
                 socket.setdefaulttimeout(previous)
-        if train is None:
-            where = ", ".join(str(p) for p in dict.fromkeys([*looked, root]))
+        if found is None:
+            where = ", ".join(str(p) for p in dict.fromkeys([*looked, *roots]))
             raise DataError(
                 f"dataset {cls_name!r} not found (looked in {where}; {reason}): "
-                f"put {hint(canon, cls_name)} in {root}"
+                f"put {hint(canon, cls_name)} in {root} or {root / base}"
             ) from None
+    train, test = found
     train_x, train_y = _dataset_arrays(train, cls_name)
     test_x, test_y = _dataset_arrays(test, cls_name)
     return train_x, train_y, test_x, test_y

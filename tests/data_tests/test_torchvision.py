@@ -56,11 +56,13 @@ def test_emnist_loads_the_named_split(tmp_path: Path) -> None:
 
 
 def test_emnist_split_without_files_is_one_line(tmp_path: Path) -> None:
-    write_emnist(tmp_path, "digits")
+    write_emnist(tmp_path / "emnist", "digits")
+    assert load_dataset("EMNIST-digits", tmp_path).name == "EMNIST-digits"  # from root/emnist/EMNIST/raw
     with pytest.raises(DataError) as info:
         load_dataset("EMNIST-letters", tmp_path)
     message = str(info.value)
     assert "dataset 'EMNIST' not found" in message and "emnist-<split>" in message and "\n" not in message
+    assert f"in {tmp_path} or {tmp_path / 'emnist'}" in message
     with pytest.raises(DataError, match="unknown dataset 'EMNIST-cursive'"):
         load_dataset("EMNIST-cursive", tmp_path)
 
@@ -68,6 +70,7 @@ def test_emnist_split_without_files_is_one_line(tmp_path: Path) -> None:
 def _write_svhn(root: Path, monkeypatch) -> dict[str, np.ndarray]:
     """torchvision's SVHN layout: X (32, 32, 3, N) uint8, y (N, 1) with 10 for the digit 0; the md5
     sums torchvision checks are set to the written files'."""
+    root.mkdir(parents=True, exist_ok=True)
     written, split_list = {}, dict(tvd.SVHN.split_list)
     for split, n, seed in (("train", 40, 1), ("test", 12, 2)):
         nhwc = images(n, (32, 32, 3), seed=seed)
@@ -81,8 +84,10 @@ def _write_svhn(root: Path, monkeypatch) -> dict[str, np.ndarray]:
     return written
 
 
-def test_svhn_from_mat_files(tmp_path: Path, monkeypatch) -> None:
-    written = _write_svhn(tmp_path, monkeypatch)
+@pytest.mark.parametrize("where", ["", "svhn", "SVHN"])
+def test_svhn_from_mat_files(tmp_path: Path, monkeypatch, where: str) -> None:
+    """In the root itself (torchvision's layout) or in ``root/<name>`` (the shared data directory's)."""
+    written = _write_svhn(tmp_path / where, monkeypatch)
     d = load_dataset("SVHN", tmp_path, val_split=0, normalize="none")
     assert d.name == "SVHN" and d.input_shape == (3, 32, 32)
     assert (len(d.train_x), len(d.test_x)) == (40, 12)
