@@ -34,7 +34,7 @@ import threading
 import time
 import warnings
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -536,33 +536,58 @@ def _ensure_raw_baseline(study: optuna.Study, objective: Objective, url: str, si
 
 
 def refit_best(url: str, study_name: str, *, data_dir: str | None = None, device: str = "auto",
-               log: Callable[[str], None] | None = None,
-               layer_cache: str | None = None) -> dict[str, dict[str, Any]]:
+               log: Callable[[str], None] | None = None, layer_cache: str | None = None,
+               probe_after: Collection[int] | None = None, again: bool = False) -> dict[str, dict[str, Any]]:
     """``hebbsearch refit``: the final fit of each probe position's best trial.
 
     The trial is trained again with its parameters (same seed, same Hebbian training); its probe is fit on
     train + val and evaluated on test. Results are stored in the study's ``refit`` user attribute
     (``{trial number: {"test_accuracy", "val_accuracy", "seconds"}}``), shown by ``report`` in its own
-    row, apart from the searched validation figure. With the search's on-disk ``layer_cache`` the
-    trained layers are read back instead of trained again. Returns the new entries.
+    row, apart from the searched validation figure. Each result is stored as soon as it is measured, so an
+    interrupted refit keeps the positions it finished, and a best trial that already has a result is not
+    refit again unless ``again``. With the search's on-disk ``layer_cache`` the trained layers are read
+    back instead of trained again.
+
+    Args:
+        probe_after: only these probe positions (default: all).
+        again: refit best trials that already have a result too.
+
+    Returns:
+        The entries measured by this call.
+
+    Raises:
+        HebbsearchError: ``probe_after`` names a position without a complete trial.
     """
     storage = open_storage(url, must_exist=True)
     study = load_study(storage, study_name)
-    config = stored_config(study)
-    objective = Objective(config, data_dir, device, refit=True, layer_cache=layer_cache)
-    done = dict(study.user_attrs.get(REFIT_ATTR, {}))
+    best = best_table(study).best
+    if probe_after is not None and set(probe_after) - set(best):
+        raise HebbsearchError(
+            f"study {study_name!r} has no complete trial probing after "
+            f"{', '.join(map(str, sorted(set(probe_after) - set(best))))}; its probe positions with a "
+            f"complete trial: {', '.join(map(str, sorted(best))) or 'none'}")
+    objective = Objective(stored_config(study), data_dir, device, refit=True, layer_cache=layer_cache)
     new: dict[str, dict[str, Any]] = {}
-    for depth, trial in sorted(best_table(study).best.items()):
+    for depth, trial in sorted(best.items()):
+        if probe_after is not None and depth not in probe_after:
+            continue
+        stored = study.user_attrs.get(REFIT_ATTR, {}).get(str(trial.number))
+        if stored is not None and not again:
+            if log is not None:
+                log(f"trial {trial.number} (probe after {depth}): already refit (test "
+                    f"{stored['test_accuracy']:.4f}); --again refits it")
+            continue
         start = time.perf_counter()
         fixed = optuna.trial.FixedTrial(trial.params, number=trial.number)
         test_accuracy = objective(fixed)
-        new[str(trial.number)] = {"test_accuracy": float(test_accuracy), "val_accuracy": trial.value,
-                                  "seconds": round(time.perf_counter() - start, 1)}
+        entry = {"test_accuracy": float(test_accuracy), "val_accuracy": trial.value,
+                 "seconds": round(time.perf_counter() - start, 1)}
+        # read again before writing: another refit of this study may have stored a position meanwhile
+        study.set_user_attr(REFIT_ATTR, {**study.user_attrs.get(REFIT_ATTR, {}), str(trial.number): entry})
+        new[str(trial.number)] = entry
         if log is not None:
             log(f"trial {trial.number} (probe after {depth}): val {trial.value:.4f} in the search, test "
                 f"{test_accuracy:.4f} refit on train+val")
-    done.update(new)
-    study.set_user_attr(REFIT_ATTR, done)
     return new
 
 

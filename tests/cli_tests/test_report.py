@@ -200,6 +200,11 @@ def test_raw_baseline_gain_and_refit_rows(cli, study_file, storage) -> None:
     assert "Accuracy (test, refit on train+val)" not in rows
     r = cli("refit", "tiny", "--storage", storage)
     assert r.code == 0 and "refit on train+val" in r.err
+    r = cli("refit", "tiny", "--storage", storage)  # stored: nothing is refit twice
+    assert r.code == 0 and "already refit" in r.err and "nothing left to refit" in r.err
+    r = cli("refit", "tiny", "--storage", storage, "--probe-after", "4")
+    assert r.code == 1 and r.err.strip() == ("hebbsearch: error: study 'tiny' has no complete trial probing "
+                                             "after 4; its probe positions with a complete trial: 1")
     rows = json.loads(cli("report", "tiny", "--storage", storage, "--format", "json").out)["rows"]
     assert 0 < rows["Accuracy (test, refit on train+val)"][0] <= 1
     text = cli("report", "tiny", "--storage", storage).out
