@@ -96,7 +96,8 @@ def load_dataset(
 
     Args:
         name: a torchvision dataset (``"MNIST"``, ``"FashionMNIST"``, ``"CIFAR-10"``...; case and
-            dashes do not matter; ``"EMNIST"`` is its balanced split, ``"EMNIST-digits"`` etc. the others), ``"arrays"`` (``root`` holds ``<name>_train.npz``/``<name>_test.npz``
+            dashes do not matter; ``"EMNIST"`` is its balanced split, ``"EMNIST-digits"`` etc. the
+            others), ``"arrays"`` (``root`` holds ``<name>_train.npz``/``<name>_test.npz``
             or ``train.npz``/``test.npz`` with ``x`` uint8 NHWC/NCHW/(N,H,W) images and ``y`` labels),
             or ``"synthetic"`` / ``"synthetic_rgb"`` (1×8×8 / 3×8×8 Gaussian clusters made from ``seed``).
         root: where the files are. A torchvision dataset is also found as ``<name>_train.npz`` pairs in
