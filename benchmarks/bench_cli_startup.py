@@ -27,7 +27,8 @@ import sys
 import time
 
 COMMANDS = {
-    "hebbsearch --help (as shipped)": [sys.executable, "-c", "from hebbsearch.cli import main; main(['--help'])"],
+    "hebbsearch --help (as shipped)": [sys.executable, "-c",
+                                       "from hebbsearch.cli import main; main(['--help'])"],
     "CLI + search + study imported": [sys.executable, "-c",
                                       "import hebbsearch.cli._main, hebbsearch.search, hebbsearch.study"],
     "python -c pass": [sys.executable, "-c", "pass"],

@@ -35,8 +35,8 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
 def main(args: argparse.Namespace) -> int:
     from hebbsearch.search import refit_best, resolve_layer_cache, resolve_storage_url
 
-    new = refit_best(resolve_storage_url(args.storage), args.study, data_dir=args.data_dir, device=args.device,
-                     log=message, layer_cache=resolve_layer_cache(args.layer_cache),
+    new = refit_best(resolve_storage_url(args.storage), args.study, data_dir=args.data_dir,
+                     device=args.device, log=message, layer_cache=resolve_layer_cache(args.layer_cache),
                      probe_after=args.probe_after, again=args.again)
     if not new:
         message(f"study {args.study!r}: nothing left to refit")

@@ -28,7 +28,8 @@ def write_emnist(root: Path, split: str, n_train: int = 60, n_test: int = 20, cl
     raw = root / "EMNIST" / "raw"
     raw.mkdir(parents=True, exist_ok=True)
     for part, n, seed in (("train", n_train, 1), ("test", n_test, 2)):
-        write_idx(raw / f"emnist-{split}-{part}-images-idx3-ubyte", images(n, (28, 28), seed=seed), compress=False)
+        write_idx(raw / f"emnist-{split}-{part}-images-idx3-ubyte", images(n, (28, 28), seed=seed),
+                  compress=False)
         write_idx(raw / f"emnist-{split}-{part}-labels-idx1-ubyte", labels(n, classes).astype(np.uint8),
                   compress=False)
 
