@@ -130,6 +130,17 @@ def _construct(cls: type, root: Path, download: bool, chosen: dict[str, str]) ->
             cls(str(root), download=download, **_split_kwargs(cls, False, chosen)))
 
 
+def _verified_archive_root(cls: type, roots: list[Path]) -> Path | None:
+    """The first of ``roots`` holding the dataset's own archive with its published checksum (CIFAR-10/100,
+    STL-10: ``cls.filename`` and ``cls.tgz_md5``), which torchvision unpacks without downloading."""
+    from torchvision.datasets.utils import check_integrity
+
+    name, md5 = getattr(cls, "filename", None), getattr(cls, "tgz_md5", None)
+    if not (isinstance(name, str) and isinstance(md5, str)):
+        return None
+    return next((r for r in roots if check_integrity(str(r / name), md5)), None)
+
+
 def load_torchvision(canon: str, cls_name: str, root: Path, looked: list[Path]) -> Arrays:
     """Load through torchvision: its files under ``root``, else under ``root/<name>`` (the shared data
     directory's layout, e.g. ``root/svhn/train_32x32.mat``); download into ``root`` only when both miss.
@@ -155,7 +166,10 @@ def load_torchvision(canon: str, cls_name: str, root: Path, looked: list[Path]) 
         except (RuntimeError, FileNotFoundError, OSError) as exc:
             reason = reason or f"{type(exc).__name__}: {exc}".splitlines()[0]
     if found is None:
-        if os.environ.get(OFFLINE_ENV, "").strip() not in ("", "0"):
+        archive_root = _verified_archive_root(cls, roots)
+        if archive_root is not None:  # torchvision unpacks a verified archive without the network
+            found = _construct(cls, archive_root, download=True, chosen=chosen)
+        elif os.environ.get(OFFLINE_ENV, "").strip() not in ("", "0"):
             reason = f"{OFFLINE_ENV} is set, not downloading"
         else:
             previous = socket.getdefaulttimeout()

@@ -4,7 +4,10 @@
 from __future__ import annotations
 
 import hashlib
+import pickle
+import shutil
 import sys
+import tarfile
 from pathlib import Path
 
 import numpy as np
@@ -104,3 +107,42 @@ def test_a_missing_reader_package_is_one_line(tmp_path: Path, monkeypatch) -> No
     with pytest.raises(DataError, match=r"^torchvision.datasets.SVHN needs the Python package 'scipy': "
                                         r"pip install scipy$"):
         load_dataset("SVHN", tmp_path)
+
+
+def _cifar100_archive(root: Path, monkeypatch) -> np.ndarray:
+    """cifar-100-python.tar.gz as torchvision knows it (pickled ``data`` rows, ``fine_labels``, ``meta``),
+    with the checksums torchvision checks set to the written files'; returns the test images, NHWC."""
+    folder = root / "build" / "cifar-100-python"
+    folder.mkdir(parents=True)
+    written = {}
+    for part, n, seed in (("train", 30, 1), ("test", 10, 2)):
+        nhwc = images(n, (32, 32, 3), seed=seed)
+        rows = nhwc.transpose(0, 3, 1, 2).reshape(n, -1)  # CIFAR's rows: R plane, G plane, B plane
+        (folder / part).write_bytes(pickle.dumps({"data": rows, "fine_labels": list(range(n))}))
+        written[part] = nhwc
+    (folder / "meta").write_bytes(pickle.dumps({"fine_label_names": [f"c{i}" for i in range(100)]}))
+    md5 = {name: hashlib.md5((folder / name).read_bytes()).hexdigest() for name in ("train", "test", "meta")}
+    archive = root / "cifar-100-python.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(folder, arcname="cifar-100-python")
+    shutil.rmtree(root / "build")
+    monkeypatch.setattr(tvd.CIFAR100, "train_list", [["train", md5["train"]]])
+    monkeypatch.setattr(tvd.CIFAR100, "test_list", [["test", md5["test"]]])
+    monkeypatch.setattr(tvd.CIFAR100, "meta", {"filename": "meta", "key": "fine_label_names", "md5": md5["meta"]})
+    monkeypatch.setattr(tvd.CIFAR100, "tgz_md5", hashlib.md5(archive.read_bytes()).hexdigest())
+    return written["test"]
+
+
+@pytest.mark.parametrize("where", ["", "cifar100"])
+def test_cifar100_from_its_archive_offline(tmp_path: Path, monkeypatch, where: str) -> None:
+    """The archive as published, in the root or root/cifar100: unpacked without the network (offline)."""
+    (tmp_path / where).mkdir(exist_ok=True)
+    test_nhwc = _cifar100_archive(tmp_path / where, monkeypatch)
+    d = load_dataset("CIFAR-100", tmp_path, val_split=0, normalize="none")
+    assert d.name == "CIFAR100" and d.input_shape == (3, 32, 32) and d.num_classes == 30
+    assert torch.equal(d.test_x, torch.from_numpy(test_nhwc).permute(0, 3, 1, 2).float().div(255))
+    assert d.test_y.tolist() == list(range(10))
+    monkeypatch.setattr(tvd.CIFAR100, "tgz_md5", "0" * 32)  # a damaged archive is not unpacked...
+    shutil.rmtree(tmp_path / where / "cifar-100-python")
+    with pytest.raises(DataError, match="HEBBSEARCH_OFFLINE is set, not downloading"):  # ...nor downloaded
+        load_dataset("CIFAR-100", tmp_path)
