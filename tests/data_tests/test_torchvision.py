@@ -128,7 +128,8 @@ def _cifar100_archive(root: Path, monkeypatch) -> np.ndarray:
     shutil.rmtree(root / "build")
     monkeypatch.setattr(tvd.CIFAR100, "train_list", [["train", md5["train"]]])
     monkeypatch.setattr(tvd.CIFAR100, "test_list", [["test", md5["test"]]])
-    monkeypatch.setattr(tvd.CIFAR100, "meta", {"filename": "meta", "key": "fine_label_names", "md5": md5["meta"]})
+    monkeypatch.setattr(tvd.CIFAR100, "meta",
+                        {"filename": "meta", "key": "fine_label_names", "md5": md5["meta"]})
     monkeypatch.setattr(tvd.CIFAR100, "tgz_md5", hashlib.md5(archive.read_bytes()).hexdigest())
     return written["test"]
 
