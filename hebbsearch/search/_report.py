@@ -32,6 +32,8 @@ ROW_VAL = "Accuracy (val)"
 ROW_TEST = "Accuracy (test)"
 ROW_REFIT = "Accuracy (test, refit on train+val)"
 ROW_GAIN = "Hebbian gain (val)"
+ROW_DEAD = "Dead units (last layer)"
+ROW_SECONDS = "Trial time (s)"
 #: study user attribute of ``hebbsearch refit``: {trial number (str): {"test_accuracy", ...}}
 REFIT_ATTR = "refit"
 ROW_RULE = "rule"
@@ -144,14 +146,16 @@ def best_table(study: optuna.Study) -> BestTable:
         (ROW_REFIT, [_refit_of(study.user_attrs, t) for t in col_best]),
         *[(label, [value] * len(columns)) for label, value in baseline_rows(study.user_attrs)],
         (ROW_GAIN, [_gain(study.user_attrs, t) for t in col_best]),
+        (ROW_DEAD, [_last_layer_dead(t) for t in col_best]),
         (ROW_RULE, [rule_of(t) if t else None for t in col_best]),
     ]
-    # the refit and gain rows appear once there is something to show
+    # the refit, gain and diagnostics rows appear once there is something to show
     rows = [(label, values) for label, values in rows
-            if label not in (ROW_REFIT, ROW_GAIN) or any(v is not None for v in values)]
+            if label not in (ROW_REFIT, ROW_GAIN, ROW_DEAD) or any(v is not None for v in values)]
     rows += [(lbl, [param_value(t, lbl) for t in col_best]) for lbl in [*rule_labels, *other_labels]]
     rows += [
         (ROW_PARAMS, [t.user_attrs.get("n_params") if t else None for t in col_best]),
+        (ROW_SECONDS, [round(t.duration.total_seconds()) if t and t.duration else None for t in col_best]),
         (ROW_TRIAL, [t.number if t else None for t in col_best]),
     ]
     column_counts = [trial_counts(by_column[pa]) for pa in columns]
@@ -195,6 +199,14 @@ def _refit_of(user_attrs: dict[str, Any], trial: FrozenTrial | None) -> float | 
     return entry.get("test_accuracy") if isinstance(entry, dict) else None
 
 
+def _last_layer_dead(trial: FrozenTrial | None) -> float | None:
+    """The fraction of the deepest layer's units that never win (the trial's collapse diagnostics)."""
+    diagnostics = trial.user_attrs.get("diagnostics") if trial is not None else None
+    if not isinstance(diagnostics, list) or not diagnostics or not isinstance(diagnostics[-1], dict):
+        return None
+    return diagnostics[-1].get("dead")
+
+
 def _gain(user_attrs: dict[str, Any], trial: FrozenTrial | None) -> float | None:
     """Best val accuracy minus the raw-input baseline's (negative: the features are worse than pixels)."""
     raw = user_attrs.get(RAW_ATTR)
@@ -210,6 +222,8 @@ def _cell(label: str, value: Any, fmt: str, missing: str) -> str:
         return f"{100 * value:.2f} %"
     if label == ROW_GAIN and isinstance(value, int | float):
         return f"{100 * value:+.2f} points"
+    if label == ROW_DEAD and isinstance(value, int | float):
+        return f"{100 * value:.0f} %"
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, float):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime
+
 import optuna
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import TrialState, create_trial
 
-from hebbsearch.search import best_table
+from hebbsearch.search import best_table, render_report
 
 DISTS = {
     "probe_after": CategoricalDistribution([1, 2, 3]),
@@ -65,3 +67,23 @@ def test_minimize_picks_the_lowest() -> None:
     add(study, TrialState.COMPLETE, 0.60, 1, "krotov", krotov__p=3)
     add(study, TrialState.COMPLETE, 0.50, 1, "krotov", krotov__p=5)
     assert dict(best_table(study).rows)["p"] == [5]
+
+
+def test_trial_time_and_last_layer_dead_units() -> None:
+    """Each column shows its best trial's wall time and the dead-unit fraction of its deepest layer (from
+    the collapse diagnostics); the dead row is left out when no trial has diagnostics."""
+    study = optuna.create_study(direction="maximize")
+    start = datetime.datetime(2026, 12, 6, 12, 0, 0)
+    for number, (depth, seconds, dead) in enumerate([(1, 380.4, [0.05]), (2, 526.6, [0.05, 0.62])]):
+        study.add_trial(optuna.trial.FrozenTrial(
+            number=number, state=TrialState.COMPLETE, value=0.7, datetime_start=start,
+            datetime_complete=start + datetime.timedelta(seconds=seconds),
+            params={"probe_after": depth}, distributions={"probe_after": DISTS["probe_after"]},
+            user_attrs={"probe_after": depth, "diagnostics": [
+                {"units": 96, "dead": d, "inactive": 0.0, "duplicates": 0.0} for d in dead]},
+            system_attrs={}, intermediate_values={}, trial_id=number))
+    rows = dict(best_table(study).rows)
+    assert rows["Trial time (s)"] == [380, 527]
+    assert rows["Dead units (last layer)"] == [0.05, 0.62]
+    assert "| Dead units (last layer) | 5 % | 62 % |" in render_report(best_table(study), "markdown")
+    assert "Dead units (last layer)" not in dict(best_table(make_study()).rows)
