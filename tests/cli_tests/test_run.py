@@ -81,12 +81,13 @@ def test_ctrl_c_fails_the_trial_in_flight_and_resume_reruns_it(cli, study_file, 
 
     monkeypatch.setattr(_objective, "train_probe", interrupted_in_second_trial)
     path = study_file()
+    before = signal.getsignal(signal.SIGINT)  # Python's handler, or SIG_IGN under `nohup ... &`
     r = cli("run", path, "--storage", storage)
     assert r.code == 130
     assert r.err_lines[-1].startswith("hebbsearch: interrupted (Ctrl-C): the trial(s) in flight were failed "
                                       "and re-queued")
     assert "Traceback" not in r.err
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+    assert signal.getsignal(signal.SIGINT) is before  # handler restored
     study = load(storage)
     # re-queued at once with the same parameters, for the next run or any other worker
     assert states(study) == [TrialState.COMPLETE, TrialState.FAIL, TrialState.WAITING]
