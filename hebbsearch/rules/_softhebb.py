@@ -32,6 +32,8 @@ class SoftHebb(Rule):
 
     Args:
         tau: softmax temperature τ > 0 (their ``1 / t_invert``); small τ approaches hard winner-take-all.
+            Their CIFAR-10 network softens the competition with depth: t_invert 1, 0.65, 0.25, i.e.
+            τ = 1, 1.54, 4 in layers 1–3; the default search range (0.05–4) holds all three.
         anti_hebbian: every unit but each row's winner gets −y_mk instead of y_mk ("soft anti-Hebbian"):
             losers move away from inputs they nearly won.
         scale: ``"mean"`` divides dW by M (the formula); ``"max"`` divides it by max|dW| over the whole
@@ -42,7 +44,7 @@ class SoftHebb(Rule):
 
     name = "softhebb"
     hyperparameters = (
-        HyperParameter("tau", float, 1.0, low=0.05, high=2.0, log=True, valid_low=0.0,
+        HyperParameter("tau", float, 1.0, low=0.05, high=4.0, log=True, valid_low=0.0,
                        low_exclusive=True, help="softmax temperature"),
     )
     options = ("anti_hebbian", "scale", "norm_lr_power")
