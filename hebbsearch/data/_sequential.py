@@ -24,7 +24,7 @@ from torch import Tensor
 from hebbsearch.data._splits import DataSplits
 from hebbsearch.data._synthetic import SYNTHETIC_SHAPES
 from hebbsearch.data._text import DEFAULT_SEQ_LEN, find_text_file, load_text
-from hebbsearch.data._torchvision import KNOWN, canonical
+from hebbsearch.data._torchvision import KNOWN, canonical, torchvision_class_name
 from hebbsearch.errors import DataError
 
 #: how images become sequences
@@ -88,8 +88,6 @@ def _image_name(name: str) -> str | None:
     canon = canonical(rest)
     if canon in KNOWN or canon in ("arrays", "npz") or rest.lower().replace("-", "_") in SYNTHETIC_SHAPES:
         return rest
-    from hebbsearch.data._torchvision import torchvision_class_name
-
     return rest if torchvision_class_name(canon) is not None else None
 
 
@@ -156,7 +154,7 @@ def load_sequences(
             field), or the dataset is not one of these.
         ValueError: invalid ``val_split``, ``subset``, ``seq_len`` or ``sequential``.
     """
-    from hebbsearch.data._load import default_root, load_dataset
+    from hebbsearch.data._load import default_root, load_dataset  # deferred: _load imports this module
 
     root_path = Path(root).expanduser() if root is not None else default_root()
     if canonical(name) == TEXT:

@@ -71,6 +71,7 @@ def torchvision_class_name(canon: str) -> str | None:
     canon = variant(canon)[0]
     if canon in KNOWN:
         return KNOWN[canon]
+    # deferred: importing torchvision.datasets takes seconds, and known names and local files never need it
     import torchvision.datasets as tvd
 
     for cls_name in tvd.__all__:

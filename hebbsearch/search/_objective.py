@@ -84,7 +84,7 @@ def resolve_device(device: str | None) -> str:
 def load_data(config: StudyConfig, data_dir: str | Path | None, device: str) -> Any:
     """The dataset of ``[data]`` (``data_dir`` overrides ``root``), cached per process."""
     if config.data.kind != "image":  # text, sequential images: hebbsearch.search._sequence
-        from hebbsearch.search._sequence import load_sequence_data
+        from hebbsearch.search._sequence import load_sequence_data  # deferred: _sequence imports this module
 
         return load_sequence_data(config, data_dir, device)
     d = config.data

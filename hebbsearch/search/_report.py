@@ -249,6 +249,7 @@ def write_plots(study: optuna.Study, directory: str | Path,
     Raises:
         HebbsearchError: ``directory`` cannot be created or written into.
     """
+    # here, not at the top: choosing the Agg backend must not happen to every importer of hebbsearch
     import matplotlib
 
     matplotlib.use("Agg")

@@ -42,6 +42,7 @@ import optuna
 import torch
 from optuna.storages import RDBStorage, fail_stale_trials
 from optuna.trial import FrozenTrial, TrialState
+from tqdm.auto import tqdm
 
 from hebbsearch._defaults import DEFAULT_HEARTBEAT
 from hebbsearch.errors import ConfigError, HebbsearchError, StorageError
@@ -199,8 +200,6 @@ class _Bar:
     def __call__(self, number: int, phase: str, done: int, total: int) -> None:
         if not self.enabled:
             return
-        from tqdm.auto import tqdm
-
         if self._key != (number, phase):
             self.close()
             self._key = (number, phase)
@@ -220,8 +219,6 @@ class _Bar:
 
     def write(self, line: str) -> None:
         if self._bar is not None:
-            from tqdm.auto import tqdm
-
             tqdm.write(line, file=self.stream)
         else:
             print(line, file=self.stream, flush=True)

@@ -21,11 +21,13 @@ import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import numpy as np
 import optuna
 import sqlalchemy
 import sqlalchemy.exc
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, TrialState
+from sqlalchemy.engine import make_url
 
 from hebbsearch.errors import ConfigError, StorageError, first_line
 from hebbsearch.search._locks import StorageLock, has_tables, sqlite_file, use_installed_postgres_driver
@@ -55,8 +57,6 @@ def resolve_storage_url(url: str | None = None) -> str:
 def _safe_url(url: str) -> str:
     """The URL with any password hidden, for messages."""
     try:
-        from sqlalchemy.engine import make_url
-
         return make_url(url).render_as_string(hide_password=True)
     except Exception:  # noqa: BLE001 - unparsable: show as given, there is no password to find
         return url
@@ -225,8 +225,6 @@ def sampler_seed(config: StudyConfig, n_existing: int, worker: int = 0) -> int:
     """
     if n_existing == 0 and worker == 0:
         return config.study.seed
-    import numpy as np
-
     return int(np.random.SeedSequence([config.study.seed, n_existing, worker]).generate_state(1)[0])
 
 

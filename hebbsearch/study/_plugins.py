@@ -8,8 +8,11 @@ while the file is parsed, so a bad option fails before a run starts.
 from __future__ import annotations
 
 import inspect
+import re
 import warnings
 from typing import Any
+
+import optuna
 
 from hebbsearch.errors import first_line
 from hebbsearch.study._schema import StudySection
@@ -22,8 +25,6 @@ SAMPLER_PACKAGES = {"cmaes": "cmaes", "qmc": "scipy", "gp": "scipy"}
 
 
 def _sampler_class(name: str) -> type:
-    import optuna
-
     return {
         "tpe": optuna.samplers.TPESampler,
         "random": optuna.samplers.RandomSampler,
@@ -35,8 +36,6 @@ def _sampler_class(name: str) -> type:
 
 
 def _pruner_class(name: str) -> type:
-    import optuna
-
     return {
         "median": optuna.pruners.MedianPruner,
         "hyperband": optuna.pruners.HyperbandPruner,
@@ -54,8 +53,6 @@ _NOT_FROM_FILE = {"seed", "independent_sampler", "constraints_func", "gamma", "w
 
 def _construct(ctx: ErrorContext, where: str, cls: type, kwargs: dict[str, Any],
                extra: dict[str, Any]) -> Any:
-    import optuna
-
     accepted = [n for n, p in inspect.signature(cls.__init__).parameters.items()
                 if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and n not in _NOT_FROM_FILE]
     params = inspect.signature(cls.__init__).parameters
@@ -84,8 +81,6 @@ _ANNOTATION_TYPES = {"bool": bool, "int": int, "float": float, "str": str}
 
 def _check_annotated(ctx: ErrorContext, where: str, value: Any, param: inspect.Parameter) -> None:
     """Check a sampler/pruner keyword against the simple types named in its annotation."""
-    import re
-
     annotation = param.annotation if isinstance(param.annotation, str) else getattr(
         param.annotation, "__name__", str(param.annotation))
     words = set(re.findall(r"[A-Za-z_]+", annotation))

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from hebbsearch.models import preset_from_layers
 from hebbsearch.study._specs import Fixed, Spec
 
 
@@ -68,8 +69,6 @@ class ModelSection:
         """What :func:`hebbsearch.models.build_stack` takes as ``preset``: the name, or the layers."""
         if self.layers is None:
             return self.preset
-        from hebbsearch.models import preset_from_layers
-
         return preset_from_layers(self.layers, name=self.preset)
 
 
@@ -118,8 +117,6 @@ class StudyConfig:
 
     def replace_study(self, **changes: Any) -> StudyConfig:
         """A copy with fields of ``[study]`` changed (e.g. ``n_trials`` from the command line)."""
-        from dataclasses import replace
-
         return replace(self, study=replace(self.study, **changes))
 
 
