@@ -71,7 +71,7 @@ def torchvision_class_name(canon: str) -> str | None:
     canon = variant(canon)[0]
     if canon in KNOWN:
         return KNOWN[canon]
-    # deferred: importing torchvision.datasets takes seconds, and known names and local files never need it
+    # deferred: importing torchvision.datasets takes seconds, and only names outside KNOWN need it here
     import torchvision.datasets as tvd
 
     for cls_name in tvd.__all__:
